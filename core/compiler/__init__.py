@@ -1,0 +1,1 @@
+"""flytecore.compiler."""

@@ -1,0 +1,1 @@
+"""flytecore.plugin.builtin."""
