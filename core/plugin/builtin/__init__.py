@@ -1,1 +1,1 @@
-"""flytecore.plugin.builtin."""
+"""Built-in plugins: registered first, through the same hooks third-party plugins use."""
