@@ -11,6 +11,7 @@ PYTHON_TASK = "python-task"
 
 @hookimpl
 def flytecore_register_task_types(register: TaskTypeRegistry) -> None:
-    """Register ``python-task``: a Python function run in-process locally, by the
-    ``flytecore-execute`` entrypoint remotely."""
+    """Register ``python-task`` (a Python function run in-process locally, by the
+    ``flytecore-execute`` entrypoint remotely) and ``echo`` (outputs are the inputs)."""
     register.register(TaskType(name=PYTHON_TASK, description="a Python function (@task)"))
+    register.register(TaskType(name="echo", description="returns its inputs, no container (Echo)"))

@@ -1,0 +1,173 @@
+"""The ``flytecore`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from flytecore.cli.loader import LoadError, load_entity
+from flytecore.errors import FlyteCoreError
+
+
+def _fail(message: str) -> None:
+    click.secho(f"Error: {message}", fg="red", err=True)
+    sys.exit(1)
+
+
+class FlyteCoreGroup(click.Group):
+    """The root group: built-in commands plus those plugins register; user-facing errors are
+    printed as messages, never as tracebacks."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugin_commands()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return super().get_command(ctx, name) or self._plugin_commands().get(name)
+
+    def _plugin_commands(self) -> dict[str, click.Command]:
+        from flytecore.plugin import get_host
+
+        try:
+            registry = get_host().cli_commands
+        except FlyteCoreError as exc:
+            click.secho(f"warning: plugin commands unavailable: {exc}", fg="yellow", err=True)
+            return {}
+        return {n: c for n, c in registry.items() if n not in self.commands}
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FlyteCoreError as exc:
+            _fail(str(exc))
+
+
+@click.group(cls=FlyteCoreGroup)
+@click.version_option(package_name="flytecore")
+def main() -> None:
+    """flytecore: author, compile and run Flyte workflows."""
+
+
+@main.command()
+@click.argument("target")
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--project", default="flytesnacks", show_default=True)
+@click.option("--domain", default="development", show_default=True)
+@click.option("--version", "version", default="local", show_default=True)
+def compile(target: str, output: str, project: str, domain: str, version: str) -> None:  # noqa: A001
+    """Compile TARGET (file.py:workflow) and print the closure, or every compile error."""
+    from flytecore.compiler import CompilationFailed
+    from flytecore.sdk.serialize import SerializationSettings, compile_entity
+    from flytecore.spec.converter import make_converter
+
+    entity = load_entity(target)
+    if not hasattr(entity, "trace") and not hasattr(entity, "workflow"):
+        raise LoadError(f"{target} is a {type(entity).__name__}, not a workflow or launch plan")
+    settings = SerializationSettings(project=project, domain=domain, version=version)
+    try:
+        closure = compile_entity(entity, settings)
+    except CompilationFailed as exc:
+        click.secho(f"{target}: {len(exc.errors)} compile error(s)", fg="red", err=True)
+        for error in exc.errors:
+            click.echo(f"  {error}", err=True)
+        sys.exit(1)
+    data = make_converter().unstructure(closure)
+    if output == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        import yaml
+
+        click.echo(yaml.safe_dump(data, sort_keys=False), nl=False)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("file")
+@click.argument("entity")
+@click.pass_context
+def run(ctx: click.Context, file: str, entity: str) -> None:
+    """Run ENTITY of FILE locally with inputs given as --name value (JSON for lists, dicts)."""
+    from flytecore.cli.inputs import parse_inputs
+
+    obj = load_entity(f"{file}:{entity}")
+    if not hasattr(obj, "python_interface"):
+        raise LoadError(f"{file}:{entity} is a {type(obj).__name__}, not a task, workflow or launch plan")
+    kwargs = parse_inputs(obj, ctx.args)
+    result = obj(**kwargs)
+    click.echo(_render(result))
+
+
+def _render(value: Any) -> str:
+    if hasattr(value, "_asdict"):
+        return json.dumps({k: _jsonable(v) for k, v in value._asdict().items()}, indent=2, default=str)
+    return json.dumps(_jsonable(value), indent=2, default=str)
+
+
+def _jsonable(value: Any) -> Any:
+    import dataclasses
+    import enum
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "__fspath__"):
+        return str(value.path if hasattr(value, "path") else value)
+    return value
+
+
+@main.group()
+def plugins() -> None:
+    """Inspect installed plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins_list(as_json: bool) -> None:
+    """Built-in and installed plugins: distribution, version, hooks, contributions, errors."""
+    from flytecore.plugin import get_host
+
+    infos = get_host().plugins
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "distribution": i.distribution,
+                        "version": i.version,
+                        "builtin": i.builtin,
+                        "module": i.module,
+                        "hooks": i.hooks,
+                        "contributions": i.contributions,
+                        "error": i.error,
+                    }
+                    for i in infos
+                ],
+                indent=2,
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="flytecore plugins")
+    for col in ("plugin", "distribution", "version", "task types", "hooks", "status"):
+        table.add_column(col)
+    for i in infos:
+        table.add_row(
+            i.name + (" (built-in)" if i.builtin else ""),
+            i.distribution,
+            i.version,
+            ", ".join(i.contributions.get("task types", [])) or "-",
+            "\n".join(h.removeprefix("flytecore_") for h in i.hooks) or "-",
+            "[green]loaded[/green]" if i.error is None else f"[red]failed: {i.error}[/red]",
+        )
+    Console(width=160).print(table)
+
+
+if __name__ == "__main__":
+    main()

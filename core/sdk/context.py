@@ -1,0 +1,175 @@
+"""Execution and compilation state of the SDK.
+
+Three states decide what calling a task or workflow does:
+
+- *compiling*: a workflow function is being traced; calls add nodes to a :class:`CompileState`
+  and return promises that reference node outputs;
+- *local execution*: a workflow runs in this process; calls receive and return promises that
+  hold literals, so every value crosses the type engine exactly as it would remotely;
+- neither: a plain call from user code, which converts Python values in and out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as _dt
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from flytecore.spec.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
+
+if TYPE_CHECKING:
+    from flytecore.sdk.node import SdkNode
+
+_compile_state: contextvars.ContextVar[CompileState | None] = contextvars.ContextVar(
+    "flytecore_compile_state", default=None
+)
+_local_execution: contextvars.ContextVar[LocalExecution | None] = contextvars.ContextVar(
+    "flytecore_local_execution", default=None
+)
+_user_params: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar(
+    "flytecore_execution_parameters", default=None
+)
+
+
+@attrs.define
+class CompileState:
+    """Nodes created while tracing one workflow function, in creation order."""
+
+    workflow_name: str
+    nodes: list[SdkNode] = attrs.field(factory=list)
+    _counter: int = 0
+    # Set while a conditional's case is being traced: nodes go to the case, not the workflow.
+    branch_capture: list[SdkNode] | None = None
+
+    def next_id(self) -> str:
+        """A new node id: n0, n1, ... (flytekit's scheme)."""
+        node_id = f"n{self._counter}"
+        self._counter += 1
+        return node_id
+
+    def add(self, node: SdkNode) -> None:
+        """Record a node in the current scope (the workflow or an open branch case)."""
+        if self.branch_capture is not None:
+            self.branch_capture.append(node)
+        else:
+            self.nodes.append(node)
+
+
+@attrs.define
+class LocalExecution:
+    """A workflow running in this process."""
+
+    execution_id: WorkflowExecutionIdentifier
+    # Set while a conditional case that was not selected is traced: calls are skipped.
+    skipping: bool = False
+
+
+@attrs.define
+class ExecutionParameters:
+    """What ``current_context()`` gives a running task (flytekit's ``ExecutionParameters``)."""
+
+    execution_id: WorkflowExecutionIdentifier
+    execution_date: _dt.datetime
+    working_directory: str
+    raw_output_prefix: str
+    task_id: Identifier | None = None
+    logging: logging.Logger = attrs.field(factory=lambda: logging.getLogger("flytecore.user"))
+    attrs_: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def output_metadata_prefix(self) -> str:
+        """Where the task's outputs are written (a local folder in local runs)."""
+        return os.path.join(self.working_directory, "outputs")
+
+
+def current_context() -> ExecutionParameters:
+    """The running task's execution parameters: execution id, date, working directory, logging.
+
+    Outside a task (e.g. at import time) it describes a local, ad-hoc execution.
+    """
+    params = _user_params.get()
+    if params is None:
+        params = _adhoc_parameters()
+        _user_params.set(params)
+    return params
+
+
+def _adhoc_parameters(task_id: Identifier | None = None) -> ExecutionParameters:
+    from flytecore.sdk.data import current_file_access
+
+    execution = _local_execution.get()
+    execution_id = execution.execution_id if execution else new_local_execution_id()
+    return ExecutionParameters(
+        execution_id=execution_id,
+        execution_date=_dt.datetime.now(_dt.timezone.utc),
+        working_directory=tempfile.mkdtemp(prefix="flytecore-task-"),
+        raw_output_prefix=current_file_access().raw_output_prefix,
+        task_id=task_id,
+    )
+
+
+def new_local_execution_id() -> WorkflowExecutionIdentifier:
+    """An execution id for a local run (project/domain "local")."""
+    return WorkflowExecutionIdentifier(project="local", domain="local", name="l" + uuid.uuid4().hex[:19])
+
+
+def compile_state() -> CompileState | None:
+    """The workflow being traced, if any."""
+    return _compile_state.get()
+
+
+def local_execution() -> LocalExecution | None:
+    """The workflow running locally, if any."""
+    return _local_execution.get()
+
+
+@contextlib.contextmanager
+def compiling(state: CompileState) -> Iterator[CompileState]:
+    """Trace a workflow function: calls inside create nodes."""
+    token = _compile_state.set(state)
+    local = _local_execution.set(None)
+    try:
+        yield state
+    finally:
+        _compile_state.reset(token)
+        _local_execution.reset(local)
+
+
+@contextlib.contextmanager
+def executing_locally(execution: LocalExecution | None = None) -> Iterator[LocalExecution]:
+    """Run a workflow in this process: calls inside exchange literal-holding promises."""
+    outer = _local_execution.get()
+    execution = execution or LocalExecution(
+        execution_id=outer.execution_id if outer else new_local_execution_id()
+    )
+    token = _local_execution.set(execution)
+    cstate = _compile_state.set(None)
+    try:
+        yield execution
+    finally:
+        _local_execution.reset(token)
+        _compile_state.reset(cstate)
+
+
+@contextlib.contextmanager
+def task_parameters(task_id: Identifier | None) -> Iterator[ExecutionParameters]:
+    """Execution parameters for one task body run (a fresh working directory)."""
+    params = _adhoc_parameters(task_id)
+    token = _user_params.set(params)
+    try:
+        yield params
+    finally:
+        _user_params.reset(token)
+
+
+def local_identifier(resource_type: ResourceType, name: str) -> Identifier:
+    """The identifier of an entity before registration (project/domain/version filled later)."""
+    return Identifier(resource_type=resource_type, project="", domain="", name=name, version="")

@@ -1,0 +1,247 @@
+"""``@task``: a Python function as a Flyte task."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import functools
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from flytecore.errors import AuthoringError, TaskExecutionError, TypeTransformerError
+from flytecore.sdk.base import Entity, _engine, describe_value, type_name, value_to_literal
+from flytecore.sdk.context import CompileState, task_parameters
+from flytecore.sdk.interface import single_output_value, Interface, transform_function_to_interface
+from flytecore.sdk.node import SdkNode
+from flytecore.sdk.resources import Resources, to_spec_resources
+from flytecore.spec.identifiers import Identifier, ResourceType
+from flytecore.spec.literals import Binding, KeyValuePair, Literal, RetryStrategy
+from flytecore.spec.tasks import Container, RuntimeMetadata, RuntimeType, TaskMetadata, TaskTemplate
+from flytecore.spec.workflow import TaskNode
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PYTHON_TASK = "python-task"
+
+
+def entity_name(fn: Callable[..., Any]) -> str:
+    """``module.function``: the name a function's task or workflow is registered under."""
+    return f"{fn.__module__}.{fn.__qualname__}" if "<locals>" not in fn.__qualname__ else f"{fn.__module__}.{fn.__name__}"
+
+
+class PythonFunctionTask(Entity):
+    """A task whose body is a Python function (task type ``python-task`` or a plugin's type)."""
+
+    kind = "task"
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        task_config: Any = None,
+        cache: bool = False,
+        cache_version: str = "",
+        cache_serialize: bool = False,
+        cache_ignore_input_vars: tuple[str, ...] = (),
+        retries: int = 0,
+        interruptible: bool | None = None,
+        deprecated: str = "",
+        timeout: _dt.timedelta | int | None = None,
+        container_image: str | None = None,
+        environment: dict[str, str] | None = None,
+        requests: Resources | None = None,
+        limits: Resources | None = None,
+        pod_template_name: str = "",
+        docs: Any = None,
+    ) -> None:
+        name = name or entity_name(fn)
+        super().__init__(name, transform_function_to_interface(fn, f"task {name!r}"))
+        self.fn = fn
+        self.task_config = task_config
+        if isinstance(timeout, int) and not isinstance(timeout, bool):
+            timeout = _dt.timedelta(seconds=timeout)
+        if timeout is not None and not isinstance(timeout, _dt.timedelta):
+            raise AuthoringError(f"task {name!r}: timeout must be seconds (int) or a timedelta, got {timeout!r}")
+        if cache and not cache_version:
+            # flytekit computes a version from the function source when none is given; so do we.
+            import hashlib
+            import inspect
+
+            try:
+                source = inspect.getsource(fn)
+            except (OSError, TypeError):
+                source = name
+            cache_version = hashlib.sha256(source.encode()).hexdigest()[:16]
+        if not isinstance(retries, int) or retries < 0:
+            raise AuthoringError(f"task {name!r}: retries must be a non-negative int, got {retries!r}")
+        self.metadata = TaskMetadata(
+            discoverable=bool(cache),
+            runtime=RuntimeMetadata(type=RuntimeType.FLYTE_SDK, version=_version(), flavor="python"),
+            timeout=timeout,
+            retries=RetryStrategy(retries=retries),
+            discovery_version=cache_version,
+            deprecated_error_message=deprecated,
+            interruptible=interruptible,
+            cache_serializable=cache_serialize,
+            pod_template_name=pod_template_name,
+            cache_ignore_input_vars=tuple(cache_ignore_input_vars),
+        )
+        self.container_image = container_image
+        self.environment = dict(environment or {})
+        self.resources = to_spec_resources(requests, limits)
+        self.task_type = self._resolve_task_type()
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def _resolve_task_type(self) -> Any:
+        from flytecore.plugin import get_host
+
+        registry = get_host().task_types
+        if self.task_config is None:
+            return registry[PYTHON_TASK]
+        task_type = registry.for_config(self.task_config)
+        if task_type is None:
+            known = ", ".join(sorted(registry)) or "none"
+            raise AuthoringError(
+                f"task {self.name!r}: no installed plugin handles task_config of type "
+                f"{type(self.task_config).__qualname__}; installed task types: {known}. "
+                "Install the plugin distribution for it (e.g. pip install flyte-plugin-spark)."
+            )
+        return task_type
+
+    @property
+    def id(self) -> Identifier:
+        """The identifier before registration fills project, domain and version."""
+        return Identifier(resource_type=ResourceType.TASK, name=self.name)
+
+    # --- tracing ------------------------------------------------------------------------------
+
+    def _make_node(self, state: CompileState, node_id: str, bindings: list[Binding]) -> SdkNode:
+        return SdkNode(
+            id=node_id,
+            entity_name=self.name,
+            bindings=bindings,
+            outputs=self.python_interface.outputs,
+            target={"task_node": TaskNode(reference_id=self.id)},
+            entity=self,
+        )
+
+    # --- local execution ------------------------------------------------------------------------
+
+    def local_execute(self, inputs: dict[str, Literal]) -> dict[str, Literal]:
+        engine = _engine()
+        kwargs = {
+            name: engine.to_python_value(lit, self.python_interface.inputs[name][0]) for name, lit in inputs.items()
+        }
+        with task_parameters(self.id), self._local_context():
+            result = self.execute(**kwargs)
+        return self.outputs_to_literals(result)
+
+    def execute(self, **kwargs: Any) -> Any:
+        """Run the body with Python values; an exception is wrapped with the task name and the
+        original traceback (the original is the ``__cause__``)."""
+        try:
+            return self.fn(**kwargs)
+        except TaskExecutionError:
+            raise
+        except Exception as exc:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None))
+            raise TaskExecutionError(self.name, exc, tb) from exc
+
+    def _local_context(self) -> contextlib.AbstractContextManager[Any]:
+        if self.task_type.local_context is None:
+            return contextlib.nullcontext()
+        return self.task_type.local_context(self.task_config, self)  # type: ignore[no-any-return]
+
+    def outputs_to_literals(self, result: Any) -> dict[str, Literal]:
+        """The body's return value as literals by output name, checking count and types."""
+        outputs = self.python_interface.outputs
+        names = list(outputs)
+        if not names:
+            if result is not None and not _is_void(result):
+                raise AuthoringError(
+                    f"task {self.name!r} declares no outputs but returned {describe_value(result)}; "
+                    "add a return type annotation"
+                )
+            return {}
+        if len(names) == 1:
+            values = [single_output_value(result, self.python_interface)]
+        else:
+            if not isinstance(result, tuple) or len(result) != len(names):
+                raise AuthoringError(
+                    f"task {self.name!r} declares {len(names)} outputs ({', '.join(names)}) but returned "
+                    f"{describe_value(result)}"
+                )
+            values = list(result)
+        engine = _engine()
+        literals = {}
+        for name, value in zip(names, values, strict=True):
+            try:
+                literals[name] = value_to_literal(engine, value, outputs[name])
+            except TypeTransformerError as exc:
+                raise TypeTransformerError(
+                    f"task {self.name!r}, output {name!r}: expected {type_name(outputs[name])}, "
+                    f"got {describe_value(value)}: {exc}"
+                ) from exc
+        return literals
+
+    # --- registration ---------------------------------------------------------------------------
+
+    def register_into(self, bundle: Any) -> None:
+        bundle.add_task(self)
+
+    def to_template(self, settings: Any) -> TaskTemplate:
+        """The task template for ``settings`` (a :class:`flytecore.sdk.serialize.SerializationSettings`)."""
+        custom = None
+        if self.task_config is not None and self.task_type.to_custom is not None:
+            custom = self.task_type.to_custom(self.task_config)
+        return TaskTemplate(
+            id=settings.identify(self.id),
+            type=self.task_type.name,
+            metadata=self.metadata,
+            interface=self.python_interface.to_typed_interface(_engine()),
+            custom=custom,
+            container=Container(
+                image=self.container_image or settings.image,
+                command=(),
+                args=settings.entrypoint_args(self),
+                resources=self.resources,
+                env=tuple(KeyValuePair(key=k, value=v) for k, v in sorted({**settings.env, **self.environment}.items())),
+            ),
+        )
+
+
+def _is_void(value: Any) -> bool:
+    from flytecore.sdk.promise import VoidPromise
+
+    return isinstance(value, VoidPromise)
+
+
+def _version() -> str:
+    import flytecore
+
+    return flytecore.__version__
+
+
+@overload
+def task(_fn: F) -> PythonFunctionTask: ...
+
+
+@overload
+def task(_fn: None = None, **kwargs: Any) -> Callable[[F], PythonFunctionTask]: ...
+
+
+def task(_fn: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+    """Declare a task, as flytekit's ``@task``.
+
+    Options: ``cache``, ``cache_version``, ``cache_serialize``, ``cache_ignore_input_vars``,
+    ``retries``, ``interruptible``, ``deprecated``, ``timeout`` (seconds or timedelta),
+    ``container_image``, ``environment``, ``requests``, ``limits`` (:class:`Resources`),
+    ``task_config`` (a plugin's config: selects the plugin's task type), ``pod_template_name``.
+    """
+
+    def wrapper(fn: Callable[..., Any]) -> PythonFunctionTask:
+        return PythonFunctionTask(fn, **kwargs)
+
+    return wrapper(_fn) if _fn is not None else wrapper
