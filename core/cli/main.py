@@ -155,14 +155,14 @@ def plugins_list(as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="flytecore plugins")
-    for col in ("plugin", "distribution", "version", "task types", "hooks", "status"):
+    for col in ("plugin", "distribution", "version", "contributes", "hooks", "status"):
         table.add_column(col)
     for i in infos:
         table.add_row(
             i.name + (" (built-in)" if i.builtin else ""),
             i.distribution,
             i.version,
-            ", ".join(i.contributions.get("task types", [])) or "-",
+            "\n".join(f"{what}: {', '.join(names)}" for what, names in i.contributions.items()) or "-",
             "\n".join(h.removeprefix("flytecore_") for h in i.hooks) or "-",
             "[green]loaded[/green]" if i.error is None else f"[red]failed: {i.error}[/red]",
         )

@@ -33,6 +33,8 @@ def _engine() -> Any:
 
 def describe_value(value: Any) -> str:
     """``str 'abc'`` — a value's type and a short repr, for error messages."""
+    if isinstance(value, Promise):
+        return f"{type_name(value.python_type)} (output {value.var!r} of an upstream call)"
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
@@ -138,10 +140,7 @@ class Entity:
         try:
             return value_to_literal(engine, value, py_type)
         except TypeTransformerError as exc:
-            raise UserInputError(
-                f"{self.kind} {self.name!r}, input {name!r}: expected {type_name(py_type)}, "
-                f"got {describe_value(value)}: {exc}"
-            ) from exc
+            raise UserInputError(input_error(self, name, py_type, value, exc)) from exc
 
     def _compile_call(self, state: CompileState, kwargs: dict[str, Any]) -> Any:
         values = self._with_defaults(kwargs)
@@ -157,10 +156,7 @@ class Entity:
         try:
             return value_to_binding(_engine(), value, py_type)
         except TypeTransformerError as exc:
-            raise UserInputError(
-                f"{self.kind} {self.name!r}, input {name!r}: expected {type_name(py_type)}, "
-                f"got {describe_value(value)}: {exc}"
-            ) from exc
+            raise UserInputError(input_error(self, name, py_type, value, exc)) from exc
 
     def _outputs_as_promises(self, outputs: dict[str, Literal]) -> Any:
         promises = [
@@ -184,6 +180,16 @@ class Entity:
         if self.python_interface.output_tuple is not None:
             return self.python_interface.output_tuple(*values)
         return values[0] if len(values) == 1 else tuple(values)
+
+
+def input_error(entity: Entity, name: str, py_type: Any, value: Any, exc: Exception) -> str:
+    """``task 't', input 'x': expected int, got str 'abc'`` plus the type engine's detail when it
+    says more (e.g. which list element was wrong)."""
+    message = f"{entity.kind} {entity.name!r}, input {name!r}: expected {type_name(py_type)}, got {describe_value(value)}"
+    detail = str(exc)
+    if detail and not detail.startswith("expected") and detail not in message:
+        message += f" ({detail})"
+    return message
 
 
 def _inspect_empty() -> Any:
