@@ -50,7 +50,7 @@ ALL_MODELS: tuple[type, ...] = tuple(
 for _cls in ALL_MODELS:
     attrs.resolve_types(_cls, globalns=vars(__import__(_cls.__module__, fromlist=["_"])))
 
-__all__ = [name for mod in MODULES for name in mod.__all__] + [  # noqa: PLE0604
+__all__ = [name for mod in MODULES for name in mod.__all__] + [
     "ALL_MODELS",
     "MODULES",
     "make_converter",

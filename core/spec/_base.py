@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import attrs
+from typing_extensions import dataclass_transform
 
 from flytecore.errors import SpecError
 
 T = TypeVar("T")
 
 
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(attrs.field, attrs.Factory))
 def model(cls: type[T]) -> type[T]:
     """Declare a spec model: a frozen, slotted, keyword-only attrs class.
 

@@ -45,6 +45,11 @@ def make_converter(*, omit_defaults: bool = True) -> cattrs.Converter:
     conv.register_structure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum
     )
+    # cattrs dispatches on class before predicates, so IntEnums would hit its int hook (values
+    # only) and names would not load; IntEnum precedes int in their MRO, so this hook wins.
+    conv.register_structure_hook(enum.IntEnum, _structure_enum)
+    # OutputReference.attr_path: cattrs has no default hook for a union of primitives.
+    conv.register_structure_hook(str | int, _structure_str_or_int)
     # Struct-like fields (``dict[str, Any]``) hold JSON values as they are.
     conv.register_structure_hook(Any, lambda v, _: v)
 
@@ -54,6 +59,12 @@ def make_converter(*, omit_defaults: bool = True) -> cattrs.Converter:
             lambda cls: make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True),
         )
     return conv
+
+
+def _structure_str_or_int(value: Any, _: Any) -> str | int:
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"{value!r} is neither a str nor an int")
 
 
 def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:

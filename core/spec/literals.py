@@ -120,7 +120,7 @@ class Literal:
     collection: tuple[Literal, ...] | None = None
     map: dict[str, Literal] | None = None
     hash: str = ""
-    metadata: dict[str, str] | None = None
+    metadata: dict[str, str] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         _check_literal(self)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 
+import attrs
+
 from flytecore.spec._base import model, oneof
 from flytecore.spec.identifiers import Identifier
 from flytecore.spec.interface import TypedInterface
@@ -329,7 +331,7 @@ class WorkflowMetadata:
     """Failure policy and tags of a workflow."""
 
     on_failure: OnFailurePolicy = OnFailurePolicy.FAIL_IMMEDIATELY
-    tags: dict[str, str] | None = None
+    tags: dict[str, str] = attrs.field(factory=dict)
 
 
 @model
