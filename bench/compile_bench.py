@@ -16,7 +16,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flytecore.compiler import compile_workflow
 from flytecore.plugin import make_plugin_host
-
 from tests.compiler.generated import chain, fan_out
 
 

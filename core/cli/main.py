@@ -56,7 +56,7 @@ def main() -> None:
 @click.option("--project", default="flytesnacks", show_default=True)
 @click.option("--domain", default="development", show_default=True)
 @click.option("--version", "version", default="local", show_default=True)
-def compile(target: str, output: str, project: str, domain: str, version: str) -> None:  # noqa: A001
+def compile(target: str, output: str, project: str, domain: str, version: str) -> None:
     """Compile TARGET (file.py:workflow) and print the closure, or every compile error."""
     from flytecore.compiler import CompilationFailed
     from flytecore.sdk.serialize import SerializationSettings, compile_entity

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import attrs
+
 from flytecore.compiler.errors import CompileError
 from flytecore.spec.compiled import ConnectionSet
 from flytecore.spec.identifiers import Identifier

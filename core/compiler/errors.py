@@ -48,6 +48,7 @@ import enum
 from collections.abc import Iterable
 
 import attrs
+
 from flytecore.errors import FlyteCoreError
 
 __all__ = ["ErrorCode", "CompileError", "CompilationFailed"]

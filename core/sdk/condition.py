@@ -29,7 +29,6 @@ from flytecore.sdk.promise import (
     ComparisonExpression,
     ConjunctionExpression,
     Promise,
-    VoidPromise,
     _expr,
     node_of,
     shape_outputs_like,

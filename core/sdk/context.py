@@ -109,7 +109,7 @@ def _adhoc_parameters(task_id: Identifier | None = None) -> ExecutionParameters:
     execution_id = execution.execution_id if execution else new_local_execution_id()
     return ExecutionParameters(
         execution_id=execution_id,
-        execution_date=_dt.datetime.now(_dt.timezone.utc),
+        execution_date=_dt.datetime.now(_dt.UTC),
         working_directory=tempfile.mkdtemp(prefix="flytecore-task-"),
         raw_output_prefix=current_file_access().raw_output_prefix,
         task_id=task_id,

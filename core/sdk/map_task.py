@@ -59,7 +59,7 @@ class MapTask(Entity):
             for n, (t, _default) in inner.inputs.items()
         }
         outputs = {
-            n: list[typing.Optional[t]] if allow_failures else list[t]  # type: ignore[valid-type]  # noqa: UP007
+            n: list[t | None] if allow_failures else list[t]  # type: ignore[valid-type]
             for n, t in inner.outputs.items()
         }
         super().__init__(f"{target.name}_mapped", Interface(inputs=inputs, outputs=outputs))
@@ -128,8 +128,8 @@ def _as_optional(literal: Literal, py_type: Any) -> Literal:
     # Elements of list[Optional[T]] are union literals; re-type through the engine.
     engine = _engine()
     if literal.scalar is not None and literal.scalar.none_type is not None:
-        return engine.to_literal(None, typing.Optional[py_type])  # noqa: UP007
-    return engine.to_literal(engine.to_python_value(literal, py_type), typing.Optional[py_type])  # noqa: UP007
+        return engine.to_literal(None, typing.Optional[py_type])  # noqa: UP045 - built at run time
+    return engine.to_literal(engine.to_python_value(literal, py_type), typing.Optional[py_type])  # noqa: UP045 - built at run time
 
 
 def _empty() -> Any:

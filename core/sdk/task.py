@@ -12,7 +12,7 @@ from typing import Any, TypeVar, overload
 from flytecore.errors import AuthoringError, TaskExecutionError, TypeTransformerError
 from flytecore.sdk.base import Entity, _engine, describe_value, type_name, value_to_literal
 from flytecore.sdk.context import CompileState, task_parameters
-from flytecore.sdk.interface import single_output_value, Interface, transform_function_to_interface
+from flytecore.sdk.interface import single_output_value, transform_function_to_interface
 from flytecore.sdk.node import SdkNode
 from flytecore.sdk.resources import Resources, to_spec_resources
 from flytecore.spec.identifiers import Identifier, ResourceType

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from flytecore.plugin import PluginHost, make_plugin_host
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 import pytest
+
 from flytecore.compiler import CompilationFailed, CompileContext, compile_workflow, compiler_pass
 from flytecore.plugin import PluginHost, hookimpl, make_plugin_host, use_host
 from flytecore.spec.compiled import ConnectionSet

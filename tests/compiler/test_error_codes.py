@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+
 from flytecore.compiler import CompilationFailed, ErrorCode, compile_workflow
 from flytecore.plugin import PluginHost
 from flytecore.spec.interface import TypedInterface, Variable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from flytecore.compiler.typing import is_castable, is_optional, literal_type_of_scalar
 from flytecore.spec.literals import Binary, Scalar
 from flytecore.spec.types import LiteralType

@@ -220,7 +220,7 @@ def test_promise_has_no_truth_value() -> None:
     @workflow
     def wf(a: int) -> int:
         s = square(x=a)
-        if s:  # noqa: SIM108 - this is the mistake under test
+        if s:
             return s
         return a
 
