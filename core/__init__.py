@@ -15,6 +15,7 @@ from flytecore.sdk.condition import conditional
 from flytecore.sdk.context import current_context
 from flytecore.sdk.dynamic import dynamic
 from flytecore.sdk.echo import Echo
+from flytecore.sdk.gate import approve, sleep, wait_for_input
 from flytecore.sdk.interface import kwtypes
 from flytecore.sdk.launch_plan import LaunchPlan
 from flytecore.sdk.map_task import map_task
@@ -31,11 +32,14 @@ __all__ = [
     "Resources",
     "WorkflowFailurePolicy",
     "__version__",
+    "approve",
     "conditional",
     "current_context",
     "dynamic",
     "kwtypes",
     "map_task",
+    "sleep",
     "task",
+    "wait_for_input",
     "workflow",
 ]

@@ -197,3 +197,61 @@ def test_launch_plans_defaults_and_fixed() -> None:
     assert outer() == "Hola, Bo"
     node = outer.to_template(SerializationSettings()).nodes[0]
     assert node.workflow_node.launchplan_ref.name == "hola"
+
+
+def test_gates_trace_to_gate_nodes_and_compile() -> None:
+    import datetime as dt
+
+    from flytecore import approve, sleep, wait_for_input
+    from flytecore.sdk.serialize import compile_entity
+
+    @task
+    def make(n: int) -> int:
+        return n * 2
+
+    @task
+    def use(n: int, note: str) -> str:
+        return f"{n}: {note}"
+
+    @workflow
+    def gated(n: int) -> str:
+        made = make(n=n)
+        pause = sleep(dt.timedelta(seconds=5))
+        note = wait_for_input("note", timeout=dt.timedelta(hours=1), expected_type=str)
+        ok = approve(made, "check", timeout=dt.timedelta(hours=1))
+        pause >> note
+        return use(n=ok, note=note)
+
+    nodes = {n.id: n for n in gated.to_template(SerializationSettings()).nodes}
+    assert nodes["n1"].gate_node.sleep.duration == dt.timedelta(seconds=5)
+    assert nodes["n2"].gate_node.signal.signal_id == "note"
+    assert nodes["n2"].upstream_node_ids == ("n1",)
+    assert nodes["n3"].gate_node.approve.signal_id == "check"
+    assert nodes["n3"].metadata.timeout == dt.timedelta(hours=1)
+    closure = compile_entity(gated)
+    assert closure.primary.connections.upstream["n4"] == ("n2", "n3")
+
+
+def test_gates_locally_ask_on_terminal_or_fail_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from flytecore import approve, sleep, wait_for_input
+
+    @task
+    def make(n: int) -> int:
+        return n * 2
+
+    @workflow
+    def gated(n: int) -> int:
+        sleep(1)
+        extra = wait_for_input("extra", timeout=60, expected_type=int)
+        return make(n=approve(extra, "ok", timeout=dt.timedelta(minutes=1)))
+
+    with pytest.raises(UserInputError, match="no terminal"):
+        gated(n=1)
+    answers = iter(["21", "y"])
+    monkeypatch.setattr("flytecore.sdk.gate._ask", lambda prompt: next(answers))
+    assert gated(n=1) == 42
+    answers = iter(["21", "n"])
+    with pytest.raises(WorkflowFailedError, match="'ok' was rejected"):
+        gated(n=1)
