@@ -6,8 +6,11 @@ built-in features (python tasks, local storage, the core type transformers and c
 are plugins registered through these same hooks.
 
 Hooks that contribute things receive a registry that validates each registration and rejects
-duplicates; they return nothing. Every hook here is *collected*: all implementations are called,
-in pluggy's order (last registered first), unless its docstring says "firstresult".
+duplicates; they return nothing. Every hook here is *collected*: the plugin host calls every
+implementation itself, one after the other in registration order (the built-ins, then
+entry-point plugins, then ``extra_plugins``), unless its docstring says "firstresult". An
+implementation that raises is reported and its plugin skipped, with what it had registered in
+that hook withdrawn (:mod:`flytecore.plugin.manager`). Hook wrappers are not supported.
 
 ``tests/plugin/test_hookspecs_documented.py`` fails when a hook lacks a docstring, a ``:param:``
 line for a parameter, or its section in ``docs/plugins.md``.
@@ -51,7 +54,8 @@ def flytecore_register_type_transformers(register: TypeTransformerRegistry) -> N
 def flytecore_register_task_types(register: TaskTypeRegistry) -> None:
     """Register task types: the ``TaskTemplate.type`` strings a plugin can run.
 
-    Called once when the plugin host is built. A task type tied to a ``task_config`` class is
+    Called once per plugin host, when its task types are first needed
+    (:attr:`flytecore.plugin.PluginHost.task_types`). A task type tied to a ``task_config`` class is
     selected by ``@task(task_config=ThatClass(...))``; its ``to_custom`` fills
     ``TaskTemplate.custom`` and its ``local_context`` wraps the task body in local runs. The
     propeller dispatches nodes by task type through this registry.
@@ -67,7 +71,8 @@ def flytecore_register_task_types(register: TaskTypeRegistry) -> None:
 def flytecore_register_storage(register: StorageRegistry) -> None:
     """Register storage backends: fsspec protocols and how to open them.
 
-    Called once when the plugin host is built. Admin (metadata and raw data prefixes), the
+    Called once per plugin host, when its storage backends are first needed
+    (:attr:`flytecore.plugin.PluginHost.storage`). Admin (metadata and raw data prefixes), the
     propeller and ``FlyteFile``/``FlyteDirectory`` open URLs of a registered protocol with the
     backend's ``storage_options``; other protocols fall back to fsspec's defaults.
 

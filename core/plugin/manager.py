@@ -21,7 +21,7 @@ import logging
 import os
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import pluggy
@@ -33,6 +33,7 @@ from flytecore.plugin.registry import (
     CliCommandRegistry,
     CompilerPassRegistry,
     ExecutionRegistry,
+    Registry,
     StorageRegistry,
     TaskTypeRegistry,
     TypeTransformerRegistry,
@@ -40,7 +41,17 @@ from flytecore.plugin.registry import (
 
 log = logging.getLogger(__name__)
 
-R = TypeVar("R")
+
+class _FillableRegistry(Protocol):
+    """What the host needs of a registry it fills: who is registering, and a way to take a
+    failed plugin's registrations back."""
+
+    current_plugin: str
+
+    def discard_owner(self, plugin: str) -> list[str]: ...
+
+
+R = TypeVar("R", bound=_FillableRegistry)
 
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("core_types", "flytecore.plugin.builtin.core_types"),
@@ -80,7 +91,10 @@ class PluginHost:
     def __init__(self, pm: pluggy.PluginManager, infos: list[PluginInfo], *, strict: bool) -> None:
         self.pm = pm
         self.strict = strict
-        self._infos = {i.name: i for i in infos}
+        self._infos = list(infos)
+        # Only the plugins pluggy holds, by name. A plugin refused at load (import error, a name
+        # already taken) is listed in ``plugins`` but must not shadow the one that holds the name.
+        self._registered = {i.name: i for i in infos if i.error is None}
         self._cache: dict[str, Any] = {}
 
     # -- introspection -------------------------------------------------------------------------
@@ -89,27 +103,22 @@ class PluginHost:
     def plugins(self) -> list[PluginInfo]:
         """Every plugin found, loaded or failed, with its contributions filled in."""
         self._fill_all()
-        return list(self._infos.values())
+        return list(self._infos)
 
     def _fill_all(self) -> None:
-        for what, reg in (
+        execution = self.execution
+        registries: list[tuple[str, Registry[Any]]] = [
             ("task types", self.task_types),
             ("type transformers", self.type_transformers),
             ("storage", self.storage),
             ("compiler passes", self.compiler_passes),
-        ):
-            for info in self._infos.values():
-                names = reg.by_owner(info.name)
-                if names:
-                    info.contributions[what] = names
-        execution = self.execution
-        for info in self._infos.values():
-            for what, reg in (
-                ("backends", execution.backends),
-                ("node handlers", execution.node_handlers),
-                ("event sinks", execution.event_sinks),
-            ):
-                names = reg.by_owner(info.name)
+            ("backends", execution.backends),
+            ("node handlers", execution.node_handlers),
+            ("event sinks", execution.event_sinks),
+        ]
+        for info in self._registered.values():
+            for what, registry in registries:
+                names = registry.by_owner(info.name)
                 if names:
                     info.contributions[what] = names
 
@@ -151,7 +160,7 @@ class PluginHost:
         from flytecore.spec.converter import make_converter
 
         converter = make_converter(**kwargs)
-        self._call_each("flytecore_configure_converter", lambda impl: impl.function(converter=converter))
+        self._call_each("flytecore_configure_converter", lambda impl: _call_impl(impl, converter=converter))
         return converter
 
     # -- machinery -----------------------------------------------------------------------------
@@ -161,19 +170,25 @@ class PluginHost:
             registry = factory()
 
             def call(impl: pluggy.HookImpl) -> None:
-                registry.current_plugin = impl.plugin_name  # type: ignore[attr-defined]
-                impl.function(register=registry)
+                registry.current_plugin = impl.plugin_name
+                try:
+                    _call_impl(impl, register=registry)
+                except Exception:
+                    # A plugin that fails half-way is skipped whole, not left half-registered.
+                    registry.discard_owner(impl.plugin_name)
+                    raise
 
             self._call_each(hook_name, call)
             self._cache[hook_name] = registry
-        return self._cache[hook_name]  # type: ignore[no-any-return]
+        cached: R = self._cache[hook_name]
+        return cached
 
     def _call_each(self, hook_name: str, call: Callable[[pluggy.HookImpl], None]) -> None:
         """Call every implementation in registration order (built-ins first, so later plugins
         can override), recording a failing plugin instead of letting it break the others."""
         caller = getattr(self.pm.hook, hook_name)
         for impl in caller.get_hookimpls():
-            info = self._infos.get(impl.plugin_name)
+            info = self._registered.get(impl.plugin_name)
             if info is not None and info.error is not None:
                 continue
             try:
@@ -186,10 +201,14 @@ class PluginHost:
                 info.error = message
 
 
-def _distribution_of(module_name: str, ep: Any = None) -> tuple[str, str]:
-    dist = getattr(ep, "dist", None)
-    if dist is not None:
-        return dist.metadata["Name"], dist.version
+def _call_impl(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    """Call one hook implementation the way pluggy does: with only the arguments it asks for
+    (an implementation may take fewer parameters than its spec)."""
+    return impl.function(*(kwargs[name] for name in impl.argnames))
+
+
+def _distribution_of(module_name: str) -> tuple[str, str]:
+    """(name, version) of the installed distribution providing ``module_name``'s top package."""
     from importlib import metadata
 
     top = module_name.split(".")[0]
@@ -229,6 +248,7 @@ def make_plugin_host(
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     infos: list[PluginInfo] = []
+    taken: dict[str, PluginInfo] = {}
     import flytecore
 
     for name, module_name in BUILTIN_PLUGINS:
@@ -236,24 +256,26 @@ def make_plugin_host(
             continue
         module = importlib.import_module(module_name)
         pm.register(module, name=name)
-        infos.append(
-            PluginInfo(
-                name=name, module=module_name, distribution="flytecore", version=flytecore.__version__, builtin=True
-            )
+        info = PluginInfo(
+            name=name, module=module_name, distribution="flytecore", version=flytecore.__version__, builtin=True
         )
+        infos.append(info)
+        taken[name] = info
 
     if entry_points and "*" not in disabled:
         for info, plugin in _load_entry_points(disabled, strict):
             infos.append(info)
             if plugin is not None:
-                _register(pm, info, plugin, strict)
+                _register(pm, info, plugin, strict, taken)
 
     for name, plugin in extra_plugins:
+        if name in disabled:
+            continue
         module_name = getattr(plugin, "__name__", type(plugin).__name__)
         dist, version = _distribution_of(module_name)
         info = PluginInfo(name=name, module=module_name, distribution=dist, version=version)
         infos.append(info)
-        _register(pm, info, plugin, strict)
+        _register(pm, info, plugin, strict, taken)
 
     for info in infos:
         if info.error is None:
@@ -262,27 +284,49 @@ def make_plugin_host(
     return PluginHost(pm, infos, strict=strict)
 
 
-def _register(pm: pluggy.PluginManager, info: PluginInfo, plugin: object, strict: bool) -> None:
-    """Register one plugin; validate its hooks (a misspelt hook name is an error)."""
+def _register(
+    pm: pluggy.PluginManager, info: PluginInfo, plugin: object, strict: bool, taken: dict[str, PluginInfo]
+) -> None:
+    """Register one plugin and validate its hooks: its name must be free, every hook it
+    implements must exist (a misspelt hook name is an error) and none may be a wrapper (the host
+    calls each implementation itself). A plugin that fails is registered with nothing."""
     try:
+        other = taken.get(info.name)
+        if other is not None:
+            raise PluginError(
+                f"plugin name {info.name!r} is already taken by {other.module} ({other.distribution}); "
+                "rename one of the two entry points"
+            )
         pm.register(plugin, name=info.name)
-        unknown = [
-            hc.name
-            for hc in pm.get_hookcallers(plugin) or []
-            if not hc.has_spec()
-        ]
+        callers = pm.get_hookcallers(plugin) or []
+        unknown = [hc.name for hc in callers if not hc.has_spec()]
         if unknown:
-            pm.unregister(plugin)
             known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("flytecore_")))
             raise PluginError(
                 f"plugin {info.name!r} ({info.distribution}) implements unknown hook(s) "
                 f"{', '.join(unknown)}; known hooks: {known}"
             )
+        wrappers = [
+            hc.name
+            for hc in callers
+            for impl in hc.get_hookimpls()
+            if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper)
+        ]
+        if wrappers:
+            raise PluginError(
+                f"plugin {info.name!r} ({info.distribution}) implements {', '.join(wrappers)} as a hook "
+                "wrapper; flytecore hooks take plain implementations only"
+            )
     except Exception as exc:
+        # pluggy may have registered part of the plugin before it failed validation.
+        if pm.get_plugin(info.name) is plugin:
+            pm.unregister(plugin)
         if strict:
             raise PluginError(f"plugin {info.name!r} ({info.distribution}) failed to register: {exc}") from exc
         log.error("plugin %r skipped: %s", info.name, exc)
         info.error = f"{type(exc).__name__}: {exc}"
+    else:
+        taken[info.name] = info
 
 
 def _load_entry_points(disabled: set[str], strict: bool) -> Iterator[tuple[PluginInfo, object | None]]:
@@ -291,27 +335,64 @@ def _load_entry_points(disabled: set[str], strict: bool) -> Iterator[tuple[Plugi
 
     failures: list[tuple[Any, BaseException]] = []
 
-    class _Filtered(ExtensionManager):  # type: ignore[misc]
+    class _Filtered(ExtensionManager):
         # Disabled plugins are filtered before import so a broken one can always be switched off.
         def list_entry_points(self) -> list[Any]:
             return [ep for ep in super().list_entry_points() if ep.name not in disabled]
 
+        def _load_one_plugin(self, ep: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super()._load_one_plugin(ep, *args, **kwargs)
+            except AssertionError as err:
+                # stevedore lets AssertionError escape; a plugin's failed assert is a load error.
+                raise _LoadAssertionError(str(err)) from err
+
     def on_failure(_mgr: Any, ep: Any, err: BaseException) -> None:
+        if isinstance(err, _LoadAssertionError) and err.__cause__ is not None:
+            err = err.__cause__
         if strict:
             raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to load: {type(err).__name__}: {err}") from err
         failures.append((ep, err))
 
+    owners: dict[tuple[str, str], tuple[str, str]] | None = None
+
+    def distribution_of(ep: Any) -> tuple[str, str]:
+        nonlocal owners
+        dist = getattr(ep, "dist", None)
+        if dist is not None:
+            return dist.metadata["Name"], dist.version
+        # stevedore's cached entry points do not know their distribution; ask importlib which
+        # distribution declares this one (its top-level module may not say: namespace packages,
+        # editable installs without top_level.txt).
+        if owners is None:
+            owners = _entry_point_owners()
+        return owners.get((ep.name, ep.value)) or _distribution_of(ep.value.split(":")[0])
+
     manager = _Filtered(namespace=ENTRY_POINT_GROUP, on_load_failure_callback=on_failure)
     for ext in manager.extensions:
-        module_name = getattr(ext.plugin, "__name__", ext.entry_point.value)
-        dist, version = _distribution_of(module_name, ext.entry_point)
+        dist, version = distribution_of(ext.entry_point)
         yield PluginInfo(name=ext.name, module=ext.entry_point.value, distribution=dist, version=version), ext.plugin
     for ep, err in failures:
-        dist, version = _distribution_of(ep.value.split(":")[0], ep)
+        dist, version = distribution_of(ep)
         level = logging.INFO if isinstance(err, ModuleNotFoundError) else logging.ERROR
         log.log(level, "plugin %r (%s) not loaded: %s", ep.name, dist, err)
         tb = "".join(traceback.format_exception_only(type(err), err)).strip()
         yield PluginInfo(name=ep.name, module=ep.value, distribution=dist, version=version, error=tb), None
+
+
+class _LoadAssertionError(Exception):
+    """An AssertionError raised while importing a plugin, carried past stevedore."""
+
+
+def _entry_point_owners() -> dict[tuple[str, str], tuple[str, str]]:
+    """(entry point name, value) -> (distribution, version) for the ``flytecore.plugins`` group."""
+    from importlib import metadata
+
+    owners: dict[tuple[str, str], tuple[str, str]] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.dist is not None:
+            owners.setdefault((ep.name, ep.value), (ep.dist.metadata["Name"], ep.dist.version))
+    return owners
 
 
 _default_host: PluginHost | None = None

@@ -71,6 +71,15 @@ class Registry(Generic[T]):
         """Names registered by ``plugin``."""
         return [n for n, o in self._owners.items() if o == plugin]
 
+    def discard_owner(self, plugin: str) -> list[str]:
+        """Withdraw everything ``plugin`` registered (the host does this when one of the plugin's
+        hooks fails half-way, so a skipped plugin leaves nothing behind); returns the names."""
+        names = self.by_owner(plugin)
+        for name in names:
+            del self._items[name]
+            del self._owners[name]
+        return names
+
 
 # --- task types -------------------------------------------------------------------------------
 
@@ -115,11 +124,17 @@ class TaskTypeRegistry(Registry[TaskType]):
                 f"plugin {self.current_plugin!r} registered {task_type!r} as a task type; "
                 "expected flytecore.plugin.TaskType"
             )
+        if task_type.config_type is not None and not isinstance(task_type.config_type, type):
+            raise PluginError(
+                f"plugin {self.current_plugin!r} registered task type {task_type.name!r} with "
+                f"config_type={task_type.config_type!r}; config_type must be the task_config class"
+            )
         if task_type.config_type is not None and task_type.config_type in self._by_config:
             other = self._by_config[task_type.config_type]
             raise PluginError(
-                f"task_config class {task_type.config_type.__qualname__} is claimed by task types "
-                f"{other!r} and {task_type.name!r} (plugin {self.current_plugin!r})"
+                f"task_config class {task_type.config_type.__qualname__} is claimed by task type "
+                f"{other!r} (plugin {self._owners[other]!r}) and task type {task_type.name!r} "
+                f"(plugin {self.current_plugin!r}); disable one of them (FLYTECORE_DISABLE_PLUGINS)"
             )
         self.add(task_type.name, task_type)
         if task_type.config_type is not None:
@@ -134,6 +149,12 @@ class TaskTypeRegistry(Registry[TaskType]):
                 return self._items[name]
         return None
 
+    def discard_owner(self, plugin: str) -> list[str]:
+        """Withdraw ``plugin``'s task types and free the ``task_config`` classes they claimed."""
+        names = super().discard_owner(plugin)
+        self._by_config = {k: v for k, v in self._by_config.items() if v not in names}
+        return names
+
 
 # --- type transformers ----------------------------------------------------------------------
 
@@ -142,7 +163,8 @@ class TaskTypeRegistry(Registry[TaskType]):
 class TypeTransformerLike(Protocol):
     """The shape the type engine needs (see :class:`flytecore.sdk.type_engine.TypeTransformer`)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def matches(self, python_type: Any) -> bool: ...
 
@@ -190,6 +212,11 @@ class StorageRegistry(Registry[StorageBackend]):
 
     def register(self, backend: StorageBackend) -> StorageBackend:
         """Register a storage backend for its protocol."""
+        if not isinstance(backend, StorageBackend):
+            raise PluginError(
+                f"plugin {self.current_plugin!r} registered {backend!r} as a storage backend; "
+                "expected flytecore.plugin.StorageBackend"
+            )
         return self.add(backend.protocol, backend)
 
 
@@ -198,10 +225,14 @@ class StorageRegistry(Registry[StorageBackend]):
 
 @runtime_checkable
 class CompilerPassLike(Protocol):
-    """A compiler pass: ``name``, ``order`` (lower runs first) and ``run(context)``."""
+    """A compiler pass: ``name``, ``order`` (lower runs first) and ``run(context)``. Read-only
+    members, so frozen classes and properties fit too."""
 
-    name: str
-    order: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def order(self) -> int: ...
 
     def run(self, context: Any) -> None: ...
 
@@ -213,7 +244,7 @@ class CompilerPassRegistry(Registry[CompilerPassLike]):
         super().__init__("compiler pass")
 
     def register(self, compiler_pass: CompilerPassLike) -> CompilerPassLike:
-        """Register a pass; ``order`` must be an int."""
+        """Register a pass; it needs a ``name``, an int ``order`` and a ``run(context)`` method."""
         if not isinstance(getattr(compiler_pass, "order", None), int) or not callable(
             getattr(compiler_pass, "run", None)
         ):
@@ -221,7 +252,7 @@ class CompilerPassRegistry(Registry[CompilerPassLike]):
                 f"plugin {self.current_plugin!r} registered compiler pass {compiler_pass!r} "
                 "without an int 'order' and a 'run(context)' method"
             )
-        return self.add(compiler_pass.name, compiler_pass)
+        return self.add(getattr(compiler_pass, "name", None), compiler_pass)  # type: ignore[arg-type]
 
     def ordered(self) -> list[CompilerPassLike]:
         """Passes sorted by (order, name)."""
@@ -254,15 +285,27 @@ class ExecutionRegistry:
 
     def register_backend(self, name: str, factory: Callable[..., Any]) -> None:
         """A backend that runs task attempts (``local``, ``kubernetes``)."""
-        self.backends.add(name, factory)
+        self._add(self.backends, name, factory)
 
     def register_node_handler(self, kind: str, factory: Callable[..., Any]) -> None:
         """A handler for one node kind (``task``, ``branch``, ``gate`` …)."""
-        self.node_handlers.add(kind, factory)
+        self._add(self.node_handlers, kind, factory)
 
     def register_event_sink(self, name: str, factory: Callable[..., Any]) -> None:
         """A destination for workflow/node/task events (admin in-process, gRPC, a log)."""
-        self.event_sinks.add(name, factory)
+        self._add(self.event_sinks, name, factory)
+
+    def discard_owner(self, plugin: str) -> list[str]:
+        """Withdraw ``plugin``'s backends, node handlers and event sinks; returns their names."""
+        return [n for r in (self.backends, self.node_handlers, self.event_sinks) for n in r.discard_owner(plugin)]
+
+    def _add(self, registry: Registry[Callable[..., Any]], name: str, factory: Callable[..., Any]) -> None:
+        if not callable(factory):
+            raise PluginError(
+                f"plugin {self.current_plugin!r} registered {registry.what} {name!r} with a factory "
+                f"that is not callable: {factory!r}"
+            )
+        registry.add(name, factory)
 
 
 # --- CLI ------------------------------------------------------------------------------------
