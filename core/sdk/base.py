@@ -2,7 +2,7 @@
 
 Every entity has a Python interface and implements two things:
 
-- ``_make_node(state, node_id, bindings)``: the node a call creates while a workflow is traced;
+- ``_node_target(node_id)``: the target of the node a call creates while a workflow is traced;
 - ``local_execute(inputs) -> outputs``: run in this process, literals in and literals out.
 
 :class:`Entity.__call__` does the rest: it names positional arguments, rejects unknown and
@@ -20,6 +20,7 @@ from flytecore.sdk.context import CompileState, compile_state, executing_locally
 from flytecore.sdk.interface import Interface
 from flytecore.sdk.node import SdkNode
 from flytecore.sdk.promise import Promise, VoidPromise
+from flytecore.spec.identifiers import Identifier, ResourceType
 from flytecore.spec.literals import Binding, BindingData, Literal
 
 _EMPTY = object()
@@ -52,6 +53,7 @@ class Entity:
     """Base of everything that can be called inside a workflow."""
 
     kind = "entity"
+    resource_type = ResourceType.TASK
 
     def __init__(self, name: str, interface: Interface) -> None:
         self.name = name
@@ -65,9 +67,26 @@ class Entity:
         """The last part of the dotted name."""
         return self.name.rsplit(".", 1)[-1]
 
-    # --- to be provided by subclasses -------------------------------------------------------------
+    @property
+    def id(self) -> Identifier:
+        """The identifier before registration fills project, domain and version."""
+        return Identifier(resource_type=self.resource_type, name=self.name)
 
     def _make_node(self, state: CompileState, node_id: str, bindings: list[Binding]) -> SdkNode:
+        """The node one call creates while a workflow is traced."""
+        return SdkNode(
+            id=node_id,
+            entity_name=self.name,
+            bindings=bindings,
+            outputs=self.python_interface.outputs,
+            target=self._node_target(node_id),
+            entity=self,
+        )
+
+    # --- to be provided by subclasses -------------------------------------------------------------
+
+    def _node_target(self, node_id: str) -> dict[str, Any]:
+        """The spec node's target field, e.g. ``{"task_node": TaskNode(...)}``."""
         raise NotImplementedError
 
     def local_execute(self, inputs: dict[str, Literal]) -> dict[str, Literal]:

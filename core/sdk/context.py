@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from flytecore.spec.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
+from flytecore.spec.identifiers import Identifier, WorkflowExecutionIdentifier
 
 if TYPE_CHECKING:
     from flytecore.sdk.node import SdkNode
@@ -168,8 +168,3 @@ def task_parameters(task_id: Identifier | None) -> Iterator[ExecutionParameters]
         yield params
     finally:
         _user_params.reset(token)
-
-
-def local_identifier(resource_type: ResourceType, name: str) -> Identifier:
-    """The identifier of an entity before registration (project/domain/version filled later)."""
-    return Identifier(resource_type=resource_type, project="", domain="", name=name, version="")

@@ -7,11 +7,9 @@ import inspect
 from typing import Any
 
 from flytecore.sdk.base import Entity, _engine
-from flytecore.sdk.context import CompileState
 from flytecore.sdk.interface import Interface
-from flytecore.sdk.node import SdkNode
-from flytecore.spec.identifiers import Identifier, ResourceType
-from flytecore.spec.literals import Binding, Literal
+from flytecore.spec.identifiers import ResourceType
+from flytecore.spec.literals import Literal
 from flytecore.spec.tasks import TaskMetadata, TaskTemplate
 from flytecore.spec.workflow import TaskNode
 
@@ -24,6 +22,7 @@ class Echo(Entity):
     """A task whose outputs are its inputs, in order: input i becomes output ``o{i}`` (flytekit's
     naming), with the same type."""
 
+    resource_type = ResourceType.TASK
     kind = "task"
 
     def __init__(self, name: str, inputs: dict[str, Any] | None = None) -> None:
@@ -36,20 +35,8 @@ class Echo(Entity):
             ),
         )
 
-    @property
-    def id(self) -> Identifier:
-        """The identifier before registration fills project, domain and version."""
-        return Identifier(resource_type=ResourceType.TASK, name=self.name)
-
-    def _make_node(self, state: CompileState, node_id: str, bindings: list[Binding]) -> SdkNode:
-        return SdkNode(
-            id=node_id,
-            entity_name=self.name,
-            bindings=bindings,
-            outputs=self.python_interface.outputs,
-            target={"task_node": TaskNode(reference_id=self.id)},
-            entity=self,
-        )
+    def _node_target(self, node_id: str) -> dict[str, Any]:
+        return {"task_node": TaskNode(reference_id=self.id)}
 
     def local_execute(self, inputs: dict[str, Literal]) -> dict[str, Literal]:
         return {f"o{i}": inputs[n] for i, n in enumerate(self.python_interface.inputs)}

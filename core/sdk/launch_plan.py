@@ -6,15 +6,13 @@ from typing import Any, ClassVar
 
 from flytecore.errors import AuthoringError, UserInputError
 from flytecore.sdk.base import Entity, _engine
-from flytecore.sdk.context import CompileState
 from flytecore.sdk.interface import Interface
-from flytecore.sdk.node import SdkNode
 from flytecore.sdk.workflow import PythonFunctionWorkflow
-from flytecore.spec.identifiers import Identifier, ResourceType
+from flytecore.spec.identifiers import ResourceType
 from flytecore.spec.interface import Parameter, TypedInterface
 from flytecore.spec.launch_plan import LaunchPlan as SpecLaunchPlan
 from flytecore.spec.launch_plan import LaunchPlanSpec, RawOutputDataConfig
-from flytecore.spec.literals import Binding, Literal, LiteralMap
+from flytecore.spec.literals import Literal, LiteralMap
 from flytecore.spec.workflow import LaunchPlanTemplate, WorkflowNode
 
 __all__ = ["LaunchPlan"]
@@ -25,6 +23,7 @@ class LaunchPlan(Entity):
     inputs nobody can change (``fixed_inputs``). Every workflow has a default launch plan of the
     same name."""
 
+    resource_type = ResourceType.LAUNCH_PLAN
     kind = "launch plan"
     _CACHE: ClassVar[dict[str, LaunchPlan]] = {}
 
@@ -124,22 +123,10 @@ class LaunchPlan(Entity):
             raise AuthoringError("LaunchPlan.get_default_launch_plan expects (workflow) or (context, workflow)")
         return cls.get_or_create(args[-1])
 
-    @property
-    def id(self) -> Identifier:
-        """The identifier before registration fills project, domain and version."""
-        return Identifier(resource_type=ResourceType.LAUNCH_PLAN, name=self.name)
-
     # --- calling --------------------------------------------------------------------------------
 
-    def _make_node(self, state: CompileState, node_id: str, bindings: list[Binding]) -> SdkNode:
-        return SdkNode(
-            id=node_id,
-            entity_name=self.name,
-            bindings=bindings,
-            outputs=self.python_interface.outputs,
-            target={"workflow_node": WorkflowNode(launchplan_ref=self.id)},
-            entity=self,
-        )
+    def _node_target(self, node_id: str) -> dict[str, Any]:
+        return {"workflow_node": WorkflowNode(launchplan_ref=self.id)}
 
     def local_execute(self, inputs: dict[str, Literal]) -> dict[str, Literal]:
         return self.workflow.local_execute({**inputs, **self._fixed_literals})

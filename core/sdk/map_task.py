@@ -8,11 +8,9 @@ from typing import Any
 
 from flytecore.errors import AuthoringError, TaskExecutionError
 from flytecore.sdk.base import Entity, _engine
-from flytecore.sdk.context import CompileState
 from flytecore.sdk.interface import Interface
-from flytecore.sdk.node import SdkNode
 from flytecore.sdk.task import PythonFunctionTask
-from flytecore.spec.literals import Binding, Literal, Scalar, Void
+from flytecore.spec.literals import Literal, Scalar, Void
 from flytecore.spec.workflow import ArrayNode, Node, TaskNode
 
 __all__ = ["MapTask", "map_task"]
@@ -69,22 +67,15 @@ class MapTask(Entity):
         """Inputs that are lists, one element per run."""
         return [n for n in self.task.python_interface.inputs if n not in self.bound]
 
-    def _make_node(self, state: CompileState, node_id: str, bindings: list[Binding]) -> SdkNode:
-        ratio = self.min_success_ratio
+    def _node_target(self, node_id: str) -> dict[str, Any]:
         array = ArrayNode(
             node=Node(id=f"{node_id}-sub", task_node=TaskNode(reference_id=self.task.id)),
             parallelism=self.concurrency,
-            min_success_ratio=ratio,
+            min_success_ratio=self.min_success_ratio,
             bound_inputs=tuple(sorted(self.bound)),
         )
-        return SdkNode(
-            id=node_id,
-            entity_name=self.name,
-            bindings=bindings,
-            outputs=self.python_interface.outputs,
-            target={"array_node": array},
-            entity=self,
-        )
+        return {"array_node": array}
+
 
     def local_execute(self, inputs: dict[str, Literal]) -> dict[str, Literal]:
         mapped = self.mapped_inputs

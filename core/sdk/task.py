@@ -11,12 +11,11 @@ from typing import Any, TypeVar, overload
 
 from flytecore.errors import AuthoringError, TaskExecutionError, TypeTransformerError
 from flytecore.sdk.base import Entity, _engine, describe_value, type_name, value_to_literal
-from flytecore.sdk.context import CompileState, task_parameters
+from flytecore.sdk.context import task_parameters
 from flytecore.sdk.interface import single_output_value, transform_function_to_interface
-from flytecore.sdk.node import SdkNode
 from flytecore.sdk.resources import Resources, to_spec_resources
-from flytecore.spec.identifiers import Identifier, ResourceType
-from flytecore.spec.literals import Binding, KeyValuePair, Literal, RetryStrategy
+from flytecore.spec.identifiers import ResourceType
+from flytecore.spec.literals import KeyValuePair, Literal, RetryStrategy
 from flytecore.spec.tasks import Container, RuntimeMetadata, RuntimeType, TaskMetadata, TaskTemplate
 from flytecore.spec.workflow import TaskNode
 
@@ -33,6 +32,7 @@ def entity_name(fn: Callable[..., Any]) -> str:
 class PythonFunctionTask(Entity):
     """A task whose body is a Python function (task type ``python-task`` or a plugin's type)."""
 
+    resource_type = ResourceType.TASK
     kind = "task"
 
     def __init__(
@@ -110,22 +110,10 @@ class PythonFunctionTask(Entity):
             )
         return task_type
 
-    @property
-    def id(self) -> Identifier:
-        """The identifier before registration fills project, domain and version."""
-        return Identifier(resource_type=ResourceType.TASK, name=self.name)
-
     # --- tracing ------------------------------------------------------------------------------
 
-    def _make_node(self, state: CompileState, node_id: str, bindings: list[Binding]) -> SdkNode:
-        return SdkNode(
-            id=node_id,
-            entity_name=self.name,
-            bindings=bindings,
-            outputs=self.python_interface.outputs,
-            target={"task_node": TaskNode(reference_id=self.id)},
-            entity=self,
-        )
+    def _node_target(self, node_id: str) -> dict[str, Any]:
+        return {"task_node": TaskNode(reference_id=self.id)}
 
     # --- local execution ------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from flytecore.sdk.interface import single_output_value, transform_function_to_i
 from flytecore.sdk.node import SdkNode
 from flytecore.sdk.promise import Promise, VoidPromise
 from flytecore.sdk.task import entity_name
-from flytecore.spec.identifiers import Identifier, ResourceType
+from flytecore.spec.identifiers import ResourceType
 from flytecore.spec.literals import Binding, Literal
 from flytecore.spec.workflow import (
     Node,
@@ -52,6 +52,7 @@ class TracedWorkflow:
 class PythonFunctionWorkflow(Entity):
     """A workflow declared with ``@workflow``."""
 
+    resource_type = ResourceType.WORKFLOW
     kind = "workflow"
 
     def __init__(
@@ -72,11 +73,6 @@ class PythonFunctionWorkflow(Entity):
         import functools
 
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
-
-    @property
-    def id(self) -> Identifier:
-        """The identifier before registration fills project, domain and version."""
-        return Identifier(resource_type=ResourceType.WORKFLOW, name=self.name)
 
     # --- tracing ------------------------------------------------------------------------------
 
@@ -120,15 +116,8 @@ class PythonFunctionWorkflow(Entity):
             for name, value, py_type in self._output_values(result)
         ]
 
-    def _make_node(self, state: CompileState, node_id: str, bindings: list[Binding]) -> SdkNode:
-        return SdkNode(
-            id=node_id,
-            entity_name=self.name,
-            bindings=bindings,
-            outputs=self.python_interface.outputs,
-            target={"workflow_node": WorkflowNode(sub_workflow_ref=self.id)},
-            entity=self,
-        )
+    def _node_target(self, node_id: str) -> dict[str, Any]:
+        return {"workflow_node": WorkflowNode(sub_workflow_ref=self.id)}
 
     # --- local execution ------------------------------------------------------------------------
 
