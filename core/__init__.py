@@ -16,6 +16,7 @@ from flytecore.sdk.context import current_context
 from flytecore.sdk.dynamic import dynamic
 from flytecore.sdk.echo import Echo
 from flytecore.sdk.gate import approve, sleep, wait_for_input
+from flytecore.sdk.imperative import Workflow
 from flytecore.sdk.interface import kwtypes
 from flytecore.sdk.launch_plan import LaunchPlan
 from flytecore.sdk.map_task import map_task
@@ -30,6 +31,7 @@ __all__ = [
     "FlyteFile",
     "LaunchPlan",
     "Resources",
+    "Workflow",
     "WorkflowFailurePolicy",
     "__version__",
     "approve",

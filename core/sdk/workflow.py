@@ -10,7 +10,7 @@ import attrs
 from flytecore.errors import AuthoringError
 from flytecore.sdk.base import Entity, _engine, describe_value, value_to_binding, value_to_literal
 from flytecore.sdk.context import CompileState, compiling, executing_locally
-from flytecore.sdk.interface import single_output_value, transform_function_to_interface
+from flytecore.sdk.interface import Interface, single_output_value, transform_function_to_interface
 from flytecore.sdk.node import SdkNode
 from flytecore.sdk.promise import Promise, VoidPromise
 from flytecore.sdk.task import entity_name
@@ -63,9 +63,10 @@ class PythonFunctionWorkflow(Entity):
         failure_policy: OnFailurePolicy | None = None,
         interruptible: bool = False,
         docs: Any = None,
+        interface: Interface | None = None,
     ) -> None:
         name = name or entity_name(fn)
-        super().__init__(name, transform_function_to_interface(fn, f"workflow {name!r}"))
+        super().__init__(name, interface or transform_function_to_interface(fn, f"workflow {name!r}"))
         self.fn = fn
         self.failure_policy = failure_policy or OnFailurePolicy.FAIL_IMMEDIATELY
         self.interruptible = interruptible

@@ -256,3 +256,30 @@ def test_unknown_task_config_names_installed_types() -> None:
         def t() -> None: ...
 
     assert "SparkLikeConfig" in str(err.value) and "python-task" in str(err.value)
+
+
+def test_imperative_workflow_runs_and_compiles() -> None:
+    from flytecore import Workflow
+    from flytecore.sdk.serialize import compile_entity
+
+    @task
+    def shout(s: str) -> str:
+        return s.upper()
+
+    @task
+    def join(a: str, b: str) -> str:
+        return f"{a} {b}"
+
+    wf = Workflow(name="tests.imperative")
+    wf.add_workflow_input("x", str)
+    wf.add_workflow_input("y", str)
+    first = wf.add_entity(shout, s=wf.inputs["x"])
+    second = wf.add_entity(join, a=first.outputs["o0"], b=wf.inputs["y"])
+    wf.add_workflow_output("joined", second.outputs["o0"])
+    wf.add_workflow_output("both", [first.outputs["o0"], second.outputs["o0"]], python_type=list[str])
+    assert wf(x="hi", y="there") == ("HI there", ["HI", "HI there"])
+    closure = compile_entity(wf)
+    assert [n.id for n in closure.primary.template.nodes] == ["n0", "n1"]
+    assert list(closure.primary.template.interface.outputs) == ["joined", "both"]
+    with pytest.raises(UserInputError, match="missing input 'y'"):
+        wf(x="hi")
