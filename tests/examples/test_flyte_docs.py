@@ -30,6 +30,11 @@ EXPECTED: dict[str, list[str]] = {
     "data_types_attribute_access.py": ["['banana']", "{'fruit': 'banana'}"],
 }
 
+# Examples whose __main__ block needs the internet (it fetches CSV files from people.sc.fsu.edu):
+# not run here; tests/examples/test_flyte_docs_files.py calls their workflows with URLs of a local
+# HTTP server instead. Their workflows are still compiled below (that needs no network).
+TESTED_ELSEWHERE: frozenset[str] = frozenset({"data_types_file.py", "data_types_folder.py"})
+
 COMPILE_ALL = """
 import sys
 from flytecore.cli.loader import load_module
@@ -45,7 +50,8 @@ print("compiled", len(names))
 
 
 def test_every_example_is_listed() -> None:
-    assert sorted(p.name for p in DOCS.glob("*.py")) == sorted(EXPECTED)
+    assert not TESTED_ELSEWHERE & EXPECTED.keys()
+    assert sorted(p.name for p in DOCS.glob("*.py")) == sorted(EXPECTED.keys() | TESTED_ELSEWHERE)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -58,7 +64,7 @@ def test_example_runs_and_prints(name: str) -> None:
         assert expected in proc.stdout, f"{expected!r} not in output of {name}:\n{proc.stdout}"
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", sorted(EXPECTED.keys() | TESTED_ELSEWHERE))
 def test_example_workflows_compile(name: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", COMPILE_ALL, name], cwd=DOCS, capture_output=True, text=True, timeout=300, check=False
