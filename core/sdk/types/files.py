@@ -32,12 +32,64 @@ def _format_of(item: Any) -> str:
     return item.strip().lstrip("~").lstrip(".")
 
 
-class _Formatted:
-    """``Cls[fmt]`` support shared by FlyteFile and FlyteDirectory: one cached subclass per
-    format, so ``FlyteFile["csv"] is FlyteFile["csv"]``."""
+class _FlytePath(os.PathLike[str]):
+    """What FlyteFile and FlyteDirectory share: a local path fetched on first use, where the
+    bytes came from or go to, and ``Cls[fmt]`` support (one cached subclass per format, so
+    ``FlyteFile["csv"] is FlyteFile["csv"]``)."""
 
     _format: ClassVar[str] = ""
     _formatted: ClassVar[dict[tuple[type, str], type]] = {}
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        downloader: Callable[[], Any] | None = None,
+        remote: str | os.PathLike[str] | bool | None = None,
+    ) -> None:
+        self.path: str = os.fspath(path)
+        self._downloader = downloader
+        self._downloaded = False
+        self._remote: str | bool | None = os.fspath(remote) if isinstance(remote, os.PathLike) else remote
+        self._remote_source: str | None = None
+
+    def __fspath__(self) -> str:
+        if not self._downloaded:
+            if self._downloader is not None:
+                self._downloader()
+            self._downloaded = True
+        return self.path
+
+    def download(self) -> str:
+        """Fetch (once) and return the local path."""
+        return self.__fspath__()
+
+    @property
+    def downloaded(self) -> bool:
+        """Whether the data has been fetched (or needed no fetching) already."""
+        return self._downloaded
+
+    @property
+    def remote_source(self) -> str | None:
+        """For a task input: the URL the data came from (``path`` is the local copy)."""
+        return self._remote_source
+
+    def location(self) -> str:
+        """Where the data is: the remote source, else the upload destination, else ``path``."""
+        if self._remote_source:
+            return self._remote_source
+        if isinstance(self._remote, str):
+            return self._remote
+        return self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __str__(self) -> str:
+        return self.path
+
+    def __repr__(self) -> str:
+        source = f", remote_source={self._remote_source!r}" if self._remote_source else ""
+        return f"{type(self).__qualname__}({self.path!r}{source})"
 
     @classmethod
     def extension(cls) -> str:
@@ -52,13 +104,13 @@ class _Formatted:
             return cls
         base: type = cls.__mro__[1] if cls._format else cls
         key = (base, fmt)
-        if key not in _Formatted._formatted:
+        if key not in _FlytePath._formatted:
             name = f"{base.__name__}[{fmt}]"
-            _Formatted._formatted[key] = type(name, (base,), {"_format": fmt, "__qualname__": name})
-        return _Formatted._formatted[key]
+            _FlytePath._formatted[key] = type(name, (base,), {"_format": fmt, "__qualname__": name})
+        return _FlytePath._formatted[key]
 
 
-class FlyteFile(_Formatted, os.PathLike[str]):
+class FlyteFile(_FlytePath):
     """A file: a local path, or a remote URL downloaded on first use.
 
     :param path: the local path (or a URL) of the file.
@@ -73,13 +125,7 @@ class FlyteFile(_Formatted, os.PathLike[str]):
         downloader: Callable[[], Any] | None = None,
         remote_path: str | os.PathLike[str] | bool | None = None,
     ) -> None:
-        self.path: str = os.fspath(path)
-        self._downloader = downloader
-        self._downloaded = False
-        self._remote_path: str | bool | None = (
-            os.fspath(remote_path) if isinstance(remote_path, os.PathLike) else remote_path
-        )
-        self._remote_source: str | None = None
+        super().__init__(path, downloader, remote_path)
 
     # -- constructors ------------------------------------------------------------------------------
 
@@ -100,41 +146,12 @@ class FlyteFile(_Formatted, os.PathLike[str]):
         ff._remote_source = source
         return ff
 
-    # -- os.PathLike -----------------------------------------------------------------------------
-
-    def __fspath__(self) -> str:
-        if not self._downloaded:
-            if self._downloader is not None:
-                self._downloader()
-            self._downloaded = True
-        return self.path
-
-    def download(self) -> str:
-        """Fetch the file (once) and return its local path."""
-        return self.__fspath__()
-
-    @property
-    def downloaded(self) -> bool:
-        """Whether the file has been fetched (or needed no fetching) already."""
-        return self._downloaded
+    # -- locations -------------------------------------------------------------------------------
 
     @property
     def remote_path(self) -> str | bool | None:
         """The upload destination given at construction, if any."""
-        return self._remote_path
-
-    @property
-    def remote_source(self) -> str | None:
-        """For a task input: the URL the file came from (``path`` is the local copy)."""
-        return self._remote_source
-
-    def location(self) -> str:
-        """Where the file's bytes are: the remote source, else the remote path, else ``path``."""
-        if self._remote_source:
-            return self._remote_source
-        if isinstance(self._remote_path, str):
-            return self._remote_path
-        return self.path
+        return self._remote
 
     @contextlib.contextmanager
     def open(self, mode: str = "rb", **kwargs: Any) -> Iterator[IO[Any]]:
@@ -155,23 +172,16 @@ class FlyteFile(_Formatted, os.PathLike[str]):
         if isinstance(other, FlyteFile):
             return (
                 self.path == other.path
-                and self._remote_path == other._remote_path
+                and self._remote == other._remote
                 and self.extension() == other.extension()
             )
         return bool(self.path == other)
 
-    def __hash__(self) -> int:
-        return hash(self.path)
-
-    def __str__(self) -> str:
-        return self.path
-
-    def __repr__(self) -> str:
-        source = f", remote_source={self._remote_source!r}" if self._remote_source else ""
-        return f"{type(self).__qualname__}({self.path!r}{source})"
+    # Defining __eq__ drops the inherited __hash__; keep it.
+    __hash__ = _FlytePath.__hash__
 
 
-class FlyteDirectory(_Formatted, os.PathLike[str]):
+class FlyteDirectory(_FlytePath):
     """A folder: a local path, or a remote URL downloaded (all files) on first use.
 
     :param path: the local path (or a URL) of the folder.
@@ -186,13 +196,7 @@ class FlyteDirectory(_Formatted, os.PathLike[str]):
         downloader: Callable[[], Any] | None = None,
         remote_directory: str | os.PathLike[str] | bool | None = None,
     ) -> None:
-        self.path: str = os.fspath(path)
-        self._downloader = downloader
-        self._downloaded = False
-        self._remote_directory: str | bool | None = (
-            os.fspath(remote_directory) if isinstance(remote_directory, os.PathLike) else remote_directory
-        )
-        self._remote_source: str | None = None
+        super().__init__(path, downloader, remote_directory)
 
     # -- constructors ------------------------------------------------------------------------------
 
@@ -221,41 +225,12 @@ class FlyteDirectory(_Formatted, os.PathLike[str]):
         """A sub-folder of this folder."""
         return FlyteDirectory(FileAccess.join(self.location(), name or uuid.uuid4().hex))
 
-    # -- os.PathLike -----------------------------------------------------------------------------
-
-    def __fspath__(self) -> str:
-        if not self._downloaded:
-            if self._downloader is not None:
-                self._downloader()
-            self._downloaded = True
-        return self.path
-
-    def download(self) -> str:
-        """Fetch the folder (once) and return its local path."""
-        return self.__fspath__()
-
-    @property
-    def downloaded(self) -> bool:
-        """Whether the folder has been fetched (or needed no fetching) already."""
-        return self._downloaded
+    # -- locations -------------------------------------------------------------------------------
 
     @property
     def remote_directory(self) -> str | bool | None:
         """The upload destination given at construction, if any."""
-        return self._remote_directory
-
-    @property
-    def remote_source(self) -> str | None:
-        """For a task input: the URL the folder came from (``path`` is the local copy)."""
-        return self._remote_source
-
-    def location(self) -> str:
-        """Where the folder is: the remote source, else the remote directory, else ``path``."""
-        if self._remote_source:
-            return self._remote_source
-        if isinstance(self._remote_directory, str):
-            return self._remote_directory
-        return self.path
+        return self._remote
 
     # -- listing ---------------------------------------------------------------------------------
 
@@ -298,17 +273,9 @@ class FlyteDirectory(_Formatted, os.PathLike[str]):
         if isinstance(other, FlyteDirectory):
             return (
                 self.path == other.path
-                and self._remote_directory == other._remote_directory
+                and self._remote == other._remote
                 and self.extension() == other.extension()
             )
         return bool(self.path == other)
 
-    def __hash__(self) -> int:
-        return hash(self.path)
-
-    def __str__(self) -> str:
-        return self.path
-
-    def __repr__(self) -> str:
-        source = f", remote_source={self._remote_source!r}" if self._remote_source else ""
-        return f"{type(self).__qualname__}({self.path!r}{source})"
+    __hash__ = _FlytePath.__hash__
