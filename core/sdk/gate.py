@@ -97,7 +97,8 @@ def approve(upstream_item: Any, name: str, timeout: _dt.timedelta | int | float)
     execution = local_execution()
     if execution is not None and execution.skipping:
         return Promise("o0", py_type)
-    answer = _ask(f"[{name}] approve {upstream_item!r}? (y/n)")
+    shown = _engine().to_python_value(upstream_item.literal, py_type) if upstream_item.literal else upstream_item
+    answer = _ask(f"[{name}] approve {shown!r}? (y/n)")
     if answer.strip().lower() not in {"y", "yes"}:
         raise WorkflowFailedError(f"gate {name!r} was rejected")
     return Promise("o0", py_type, literal=upstream_item.literal)

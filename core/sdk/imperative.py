@@ -13,6 +13,7 @@ are those of ``@workflow``.
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any
 
 import attrs
@@ -60,6 +61,9 @@ class ImperativeWorkflow(PythonFunctionWorkflow):
             return self._replay(inputs)
 
         body.__name__ = body.__qualname__ = name.rsplit(".", 1)[-1]
+        # Like @workflow's function: the workflow belongs to the module that creates it (flytekit
+        # tracks where an imperative workflow is instantiated), not to this one.
+        body.__module__ = sys._getframe(1).f_globals.get("__name__", body.__module__)
         super().__init__(
             body,
             name=name,

@@ -19,12 +19,15 @@ EXPECTED: dict[str, list[str]] = {
     "basics_named_outputs.py": ["slope=-1.5, intercept=3.0"],
     "basics_launch_plan.py": [],
     "basics_documenting_workflows.py": [],
+    "basics_imperative_workflow.py": ["Running imperative_wf() 3.0"],
     "control_flow_conditional.py": ["2.5120000000000005", "0.5024000000000001", "78.5"],
     "control_flow_map_task.py": ["[False, True, False, False, True, True, True, False, True, False]"],
     "control_flow_dynamic_workflow.py": ["[315, 383, 1813, 2403, 2634, 3105, 3260, 3291, 7037, 7164]"],
     "control_flow_subworkflow.py": ["-4.5"],
     "control_flow_decorating_tasks.py": ["21"],
     "control_flow_chain_entities.py": [],
+    # no __main__ block: the script only imports; test_flyte_docs_gates.py runs its gated workflows
+    "control_flow_waiting_for_external_inputs.py": [],
     "data_types_enum_type.py": ["Preparing latte ..."],
     "data_types_pickle_type.py": ["Hello Thor! Your superpower is Flight."],
     "data_types_attribute_access.py": ["['banana']", "{'fruit': 'banana'}"],
@@ -34,6 +37,10 @@ EXPECTED: dict[str, list[str]] = {
 # not run here; tests/examples/test_flyte_docs_files.py calls their workflows with URLs of a local
 # HTTP server instead. Their workflows are still compiled below (that needs no network).
 TESTED_ELSEWHERE: frozenset[str] = frozenset({"data_types_file.py", "data_types_folder.py"})
+
+# Examples that define no workflow of their own (they define tasks or launch plans only); every
+# other file must compile at least one, so a workflow the compile step misses does not pass silently.
+NO_WORKFLOWS: frozenset[str] = frozenset({"basics_task.py", "basics_launch_plan.py"})
 
 COMPILE_ALL = """
 import sys
@@ -51,6 +58,7 @@ print("compiled", len(names))
 
 def test_every_example_is_listed() -> None:
     assert not TESTED_ELSEWHERE & EXPECTED.keys()
+    assert NO_WORKFLOWS <= EXPECTED.keys() | TESTED_ELSEWHERE
     assert sorted(p.name for p in DOCS.glob("*.py")) == sorted(EXPECTED.keys() | TESTED_ELSEWHERE)
 
 
@@ -71,3 +79,5 @@ def test_example_workflows_compile(name: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().startswith("compiled")
+    count = int(proc.stdout.split()[1])
+    assert (count == 0) == (name in NO_WORKFLOWS), proc.stdout
