@@ -22,7 +22,7 @@ from typing import Any
 import fsspec
 from fsspec.utils import get_protocol
 
-__all__ = ["FileAccess", "current_file_access", "using_file_access"]
+__all__ = ["FileAccess", "current_file_access", "filesystem_for", "storage_options_for", "using_file_access"]
 
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 
@@ -77,18 +77,8 @@ class FileAccess:
     def filesystem(self, url: str | os.PathLike[str]) -> fsspec.AbstractFileSystem:
         """The fsspec filesystem for ``url``, opened with the storage options of the plugin
         host's backend for its protocol (fsspec's defaults for protocols no plugin registered)."""
-        url = os.fspath(url)
-        protocol = get_protocol(url)
-        options: dict[str, Any] = {}
         # Looked up on every call (not at construction) so that ``use_host`` applies.
-        from flytecore.plugin import get_host
-
-        backend = get_host().storage.get(protocol)
-        if backend is None and protocol == "local":
-            backend = get_host().storage.get("file")
-        if backend is not None:
-            options = dict(backend.storage_options(url))
-        return fsspec.filesystem(protocol, **options)
+        return filesystem_for(url)
 
     def exists(self, url: str | os.PathLike[str]) -> bool:
         """Whether a file or folder exists at ``url``."""
@@ -149,6 +139,31 @@ class FileAccess:
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 fs.get_file(found["name"], dest)
         return target
+
+
+def storage_options_for(url: str | os.PathLike[str]) -> dict[str, Any]:
+    """The fsspec storage options that the plugin host's storage backend gives for ``url``'s
+    protocol; empty (fsspec's defaults) for a protocol no plugin registered. ``local://`` URLs
+    use the ``file`` backend."""
+    url = os.fspath(url)
+    protocol = get_protocol(url)
+    # Imported on use (as FileAccess always did) so importing this module loads no plugin machinery.
+    from flytecore.plugin import get_host
+
+    storage = get_host().storage
+    backend = storage.get(protocol)
+    if backend is None and protocol == "local":
+        backend = storage.get("file")
+    return dict(backend.storage_options(url)) if backend is not None else {}
+
+
+def filesystem_for(url: str | os.PathLike[str], **options: Any) -> fsspec.AbstractFileSystem:
+    """The fsspec filesystem for ``url``'s protocol, opened with :func:`storage_options_for`
+    overridden by ``options`` (e.g. ``skip_instance_cache=True`` for a private instance).
+    Used by :class:`FileAccess` and by the admin's metadata store, so a storage plugin
+    configures both."""
+    url = os.fspath(url)
+    return fsspec.filesystem(get_protocol(url), **{**storage_options_for(url), **options})
 
 
 def _local_path(path: str) -> str:
