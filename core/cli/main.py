@@ -169,5 +169,10 @@ def plugins_list(as_json: bool) -> None:
     Console(width=160).print(table)
 
 
+from flytecore.cli.admin import admin  # noqa: E402
+
+main.add_command(admin)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,287 @@
+"""The generic half of the repository: transactions, keys, inserts, updates, upserts, pages.
+
+Every public repository call is one transaction: it commits as a whole or leaves nothing
+behind. Uniqueness is the database's job (primary keys and unique indexes); a create that hits
+one is reported as :class:`AlreadyExists`, so two admins racing to create the same row are
+safe without a check-then-insert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
+
+from sqlalchemy import ColumnElement, Select, insert, inspect, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from flytecore.admin.db import models as m
+from flytecore.admin.db.engine import WRITE
+from flytecore.admin.db.errors import AlreadyExists, ConcurrentUpdate, InvalidPageToken, NotFound
+from flytecore.admin.db.filters import Sort, order_by, parse_filters
+
+__all__ = ["Page", "NamedEntityId", "Key", "describe"]
+
+T = TypeVar("T")
+M = TypeVar("M", bound=m.Base)
+
+Key = dict[str, Any]
+"""A primary key as column name -> value."""
+
+
+class Page(NamedTuple, Generic[T]):
+    """One page of a list: the rows and the token of the next page ("" on the last page)."""
+
+    rows: list[T]
+    next_token: str
+
+
+class NamedEntityId(NamedTuple):
+    """A task, workflow or launch plan without its version (flyteidl NamedEntityIdentifier)."""
+
+    project: str
+    domain: str
+    name: str
+
+
+def describe(model: type[m.Base], key: Mapping[str, Any]) -> str:
+    """A row's id as people read it, for error messages."""
+    if model is m.Project:
+        return str(key["id"])
+    if model in (m.Task, m.Workflow, m.LaunchPlan):
+        return f"{key['project']}/{key['domain']}/{key['name']}@{key['version']}"
+    if model is m.Execution:
+        return f"{key['project']}/{key['domain']}/{key['name']}"
+    execution = f"{key['execution_project']}/{key['execution_domain']}/{key['execution_name']}"
+    if model is m.NodeExecution:
+        return f"{execution} node {key['node_id']}"
+    task = f"{key['task_project']}/{key['task_domain']}/{key['task_name']}@{key['task_version']}"
+    return f"{execution} node {key['node_id']} task {task} attempt {key['retry_attempt']}"
+
+
+def constraint_violated(exc: IntegrityError) -> Literal["unique", "foreign_key"] | None:
+    """Which constraint a write broke, from the driver's error code (never from the message)."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)  # psycopg
+    if sqlstate == "23505":
+        return "unique"
+    if sqlstate == "23503":
+        return "foreign_key"
+    name = getattr(orig, "sqlite_errorname", "")  # sqlite3, Python 3.11+
+    if name in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"):
+        return "unique"
+    if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
+        return "foreign_key"
+    return None
+
+
+def _columns(model: type[m.Base]) -> list[str]:
+    return [c.name for c in m.table_of(model).columns]
+
+
+def _primary_key(model: type[m.Base]) -> list[str]:
+    return [c.name for c in m.table_of(model).primary_key.columns]
+
+
+def key_of(row: m.Base) -> Key:
+    """The primary key of a row object."""
+    return {name: getattr(row, name) for name in _primary_key(type(row))}
+
+
+def values_of(row: m.Base) -> dict[str, Any]:
+    """The column values set on a row object; unset columns are left to their defaults."""
+    state = inspect(row).dict
+    return {name: state[name] for name in _columns(type(row)) if name in state}
+
+
+def where_key(model: type[m.Base], key: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    """Conditions selecting exactly the row with ``key``."""
+    return [getattr(model, name) == value for name, value in key.items()]
+
+
+def _parse_token(token: str, limit: int) -> int:
+    if limit < 1:
+        raise InvalidPageToken(f"limit must be a positive number, got {limit}")
+    if token == "":
+        return 0
+    if not token.isdigit():
+        raise InvalidPageToken(f"invalid page token {token!r}: pass the next_token of the previous page")
+    return int(token)
+
+
+_PARENT: dict[type[m.Base], tuple[type[m.Base], list[str]]] = {
+    m.NodeExecution: (m.Execution, ["execution_project", "execution_domain", "execution_name"]),
+    m.TaskExecution: (
+        m.NodeExecution,
+        ["execution_project", "execution_domain", "execution_name", "node_id"],
+    ),
+}
+
+
+def _missing_parent(model: type[m.Base], values: Mapping[str, Any]) -> NotFound:
+    parent, columns = _PARENT[model]
+    key = dict(zip(_primary_key(parent), (values[c] for c in columns), strict=True))
+    return NotFound(parent.ENTITY, describe(parent, key))
+
+
+class Store:
+    """Transactions and the generic row operations the typed :class:`Repository` builds on."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction."""
+        with self._sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        with self._sessions() as session, session.begin():
+            session.connection(execution_options=WRITE)
+            yield session
+
+    def insert(self, row: M) -> M:
+        """Insert ``row`` and return it as stored.
+
+        :raises AlreadyExists: a row with its key exists (left unchanged).
+        :raises NotFound: the execution / node execution it belongs to does not exist.
+        """
+        model, values = type(row), values_of(row)
+        try:
+            with self.write() as session:
+                return self.insert_in(session, model, values)
+        except IntegrityError as exc:
+            raise self.translate(exc, model, values) from None
+
+    def insert_in(self, session: Session, model: type[M], values: Mapping[str, Any]) -> M:
+        """Insert a row of ``values`` within the caller's transaction and return it as stored.
+
+        A plain INSERT, never an ORM merge: a row object that was read earlier must still be
+        reported as a duplicate, not silently turned into an update.
+        """
+        session.execute(insert(m.table_of(model)).values(**values))
+        return self.one(session, model, {name: values[name] for name in _primary_key(model)})
+
+    def upsert(self, row: M) -> M:
+        """Insert ``row``, or replace every column of the stored row but ``created_at``.
+
+        Atomic (``INSERT .. ON CONFLICT DO UPDATE``): concurrent upserts of one key never fail.
+        """
+        model, values = type(row), values_of(row)
+        if "updated_at" in _columns(model):
+            values["updated_at"] = m.utcnow()
+        keep = {*_primary_key(model), "created_at"}
+        try:
+            with self.write() as session:
+                make_insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+                stmt = make_insert(m.table_of(model)).values(**values)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=_primary_key(model),
+                    set_={name: stmt.excluded[name] for name in _columns(model) if name not in keep},
+                )
+                session.execute(stmt)
+                return self.one(session, model, key_of(row))
+        except IntegrityError as exc:
+            raise self.translate(exc, model, values) from None
+
+    def update(
+        self,
+        model: type[M],
+        key: Key,
+        changes: Mapping[str, Any],
+        expect: Mapping[str, Any] | None = None,
+        before: Callable[[Session, Key], None] | None = None,
+    ) -> M:
+        """Set ``changes`` on the row ``key`` if its columns currently equal ``expect``.
+
+        ``expect`` makes read-check-write safe against a concurrent writer (e.g. two events for
+        one execution): the update happens only if the row still looks as the caller read it.
+        ``before`` runs first in the same transaction (e.g. deactivating other versions).
+
+        :raises NotFound: no such row. :raises ConcurrentUpdate: ``expect`` did not hold.
+        :raises TypeError: a name in ``changes``/``expect`` is not an updatable column.
+        """
+        expect = dict(expect or {})
+        columns = set(_columns(model))
+        unknown = (set(changes) | set(expect)) - columns
+        frozen = set(changes) & {*_primary_key(model), "created_at"}
+        if unknown or frozen:
+            raise TypeError(f"cannot update {model.__name__} columns {sorted(unknown | frozen)}")
+        values = dict(changes)
+        if "updated_at" in columns:
+            values.setdefault("updated_at", m.utcnow())
+        with self.write() as session:
+            if before is not None:
+                before(session, key)
+            conditions = where_key(model, key) + where_key(model, expect)
+            result = session.execute(update(m.table_of(model)).where(*conditions).values(**values))
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                self.one(session, model, key)  # raises NotFound when the row is missing
+                raise ConcurrentUpdate(model.ENTITY, describe(model, key), expected=expect)
+            return self.one(session, model, key)
+
+    def get(self, model: type[M], key: Key) -> M:
+        """The row with ``key``. :raises NotFound: there is none."""
+        with self.read() as session:
+            return self.one(session, model, key)
+
+    def exists(self, model: type[m.Base], key: Key) -> bool:
+        """Whether a row with ``key`` exists (a fresh read, outside any write)."""
+        with self.read() as session:
+            return session.execute(select(1).where(*where_key(model, key))).first() is not None
+
+    @staticmethod
+    def one(session: Session, model: type[M], key: Key) -> M:
+        """Load the row with ``key`` in ``session``. :raises NotFound: there is none."""
+        row = session.execute(select(model).where(*where_key(model, key))).scalar_one_or_none()
+        if row is None:
+            raise NotFound(model.ENTITY, describe(model, key))
+        return row
+
+    @staticmethod
+    def translate(exc: IntegrityError, model: type[m.Base], values: Mapping[str, Any]) -> Exception:
+        """The repository error for a failed insert, or ``exc`` itself if it is another fault."""
+        kind = constraint_violated(exc)
+        key = {name: values.get(name) for name in _primary_key(model)}
+        if kind == "unique":
+            return AlreadyExists(model.ENTITY, describe(model, key))
+        if kind == "foreign_key" and model in _PARENT:
+            return _missing_parent(model, values)
+        return exc
+
+    def page(
+        self,
+        model: type[M],
+        conditions: list[ColumnElement[bool]],
+        filters: str,
+        sort: Sort | None,
+        default_sort: Sort,
+        limit: int,
+        token: str,
+    ) -> Page[M]:
+        """One page of ``model`` rows matching ``conditions`` and the ``filters`` string.
+
+        Filters, sort key and token are checked before the database is asked anything.
+        """
+        stmt = select(model).where(*conditions, *parse_filters(filters, model))
+        stmt = stmt.order_by(*order_by(model, sort, default_sort))
+        offset = _parse_token(token, limit)
+        with self.read() as session:
+            # One row more than asked tells whether there is a next page without a COUNT.
+            rows = list(session.execute(stmt.offset(offset).limit(limit + 1)).scalars())
+        more = len(rows) > limit
+        return Page(rows[:limit], str(offset + limit) if more else "")
+
+    def page_of_tuples(self, stmt: Select[*tuple[Any, ...]], limit: int, token: str) -> Page[Any]:
+        """Like :meth:`page` for a ready-made, ordered select of tuples."""
+        offset = _parse_token(token, limit)
+        with self.read() as session:
+            rows = list(session.execute(stmt.offset(offset).limit(limit + 1)))
+        more = len(rows) > limit
+        return Page(rows[:limit], str(offset + limit) if more else "")

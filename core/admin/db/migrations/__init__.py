@@ -1,0 +1,1 @@
+"""Alembic migrations of the admin database (run through flytecore.admin.db.migrate)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions, one module each, in order of their down_revision chain."""
