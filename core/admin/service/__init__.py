@@ -6,7 +6,8 @@ adapter and the HTTP layer can speak the same messages as JSON. Refusals are
 :class:`~flytecore.admin.service.errors.AdminError` with a status code.
 
 Build one with :func:`AdminService.create`: it migrates the database and creates the
-configured projects.
+configured projects. Executions go to the execution engine through the launch hook
+(:mod:`flytecore.admin.service.launcher`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from flytecore.admin.service.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+from flytecore.admin.service.events import EventService
+from flytecore.admin.service.executions import ExecutionService
 from flytecore.admin.service.launch_plans import LaunchPlanService
+from flytecore.admin.service.launcher import Launcher, WorkflowObject
 from flytecore.admin.service.projects import ProjectsService
 from flytecore.admin.storage import MetadataStore
 
@@ -34,16 +38,23 @@ __all__ = [
     "Code",
     "FailedPreconditionError",
     "InvalidArgumentError",
+    "Launcher",
     "NotFoundError",
+    "WorkflowObject",
 ]
 
 
-class AdminService(LaunchPlanService, ProjectsService):
-    """FlyteAdmin's service layer: projects, domains, tasks, workflows and launch plans."""
+class AdminService(ExecutionService, EventService, LaunchPlanService, ProjectsService):
+    """FlyteAdmin's service layer: projects, domains, tasks, workflows, launch plans,
+    executions and the events that update them."""
 
     @classmethod
-    def create(cls, config: AdminConfig | None = None, host: Any = None) -> AdminService:
-        """An admin for ``config``: database migrated, configured projects present."""
+    def create(
+        cls, config: AdminConfig | None = None, host: Any = None, launcher: Launcher | None = None
+    ) -> AdminService:
+        """An admin for ``config``: database migrated, configured projects present. ``launcher``
+        runs the executions it accepts (the propeller, wired in by the sandbox); without one they
+        are recorded as QUEUED and wait."""
         config = config or AdminConfig()
         upgrade(config.db_url)
         service = cls(
@@ -52,5 +63,6 @@ class AdminService(LaunchPlanService, ProjectsService):
             config,
             host,
         )
+        service.launcher = launcher
         service.bootstrap()
         return service
