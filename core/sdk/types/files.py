@@ -81,6 +81,17 @@ class _FlytePath(os.PathLike[str]):
             return self._remote
         return self.path
 
+    def __eq__(self, other: object) -> bool:
+        # A FlyteFile equals a FlyteFile (any format subclass), a FlyteDirectory a FlyteDirectory.
+        family = FlyteFile if isinstance(self, FlyteFile) else FlyteDirectory
+        if isinstance(other, family):
+            return (
+                self.path == other.path
+                and self._remote == other._remote
+                and self.extension() == other.extension()
+            )
+        return bool(self.path == other)
+
     def __hash__(self) -> int:
         return hash(self.path)
 
@@ -165,20 +176,6 @@ class FlyteFile(_FlytePath):
                 os.makedirs(parent.removeprefix("file://"), exist_ok=True)
         with fs.open(location.removeprefix("file://"), mode, **kwargs) as f:
             yield f
-
-    # -- value semantics -------------------------------------------------------------------------
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, FlyteFile):
-            return (
-                self.path == other.path
-                and self._remote == other._remote
-                and self.extension() == other.extension()
-            )
-        return bool(self.path == other)
-
-    # Defining __eq__ drops the inherited __hash__; keep it.
-    __hash__ = _FlytePath.__hash__
 
 
 class FlyteDirectory(_FlytePath):
@@ -266,16 +263,3 @@ class FlyteDirectory(_FlytePath):
             rel_base = base[len(root) :].strip("/")
             for name in sorted(files):
                 yield location, f"{rel_base}/{name}" if rel_base else name
-
-    # -- value semantics -------------------------------------------------------------------------
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, FlyteDirectory):
-            return (
-                self.path == other.path
-                and self._remote == other._remote
-                and self.extension() == other.extension()
-            )
-        return bool(self.path == other)
-
-    __hash__ = _FlytePath.__hash__
