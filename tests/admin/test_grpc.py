@@ -415,3 +415,14 @@ def test_admin_serve_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path)
     assert "HTTP server: not implemented yet" in out
     assert "admin stopped" in out
     assert not (tmp_path / "home").exists()  # nothing went to the defaults
+
+
+def test_get_version_names_flytecore_and_when_the_admin_started(
+    stub: admin_pb2_grpc.AdminServiceStub, admin_service: AdminService
+) -> None:
+    from importlib.metadata import version
+
+    answer = stub.GetVersion(version_pb2.GetVersionRequest()).control_plane_version
+    assert answer.Version == version("flytecore")
+    assert answer.Build == "flytecore"
+    assert answer.BuildTime == admin_service.started_at and answer.BuildTime.startswith("20")

@@ -22,6 +22,8 @@ class ServiceBase:
         self.store = store
         self.config = config
         self.host = host
+        # When this admin started: GetVersion's BuildTime, the uptime /metrics reports.
+        self.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def digest_of(message: Message) -> str:
