@@ -27,6 +27,14 @@ class AdminConfig:
     :ivar raw_data_prefix: raw output data; default ``{storage_prefix}/raw``.
     :ivar domains: the domains every project has.
     :ivar projects: projects created when the admin starts, if missing.
+    :ivar http_base_url: the URL clients reach the admin's HTTP server at (``https://flyte.example.com``),
+        which signed upload and download URLs start with; None: the address the HTTP server bound
+        (it tells the service when it listens), right for a laptop, wrong behind a proxy.
+    :ivar url_signing_key: the secret that signs data proxy URLs; None: a random one per admin
+        start (URLs then die with the process). Admins sharing a database behind one address
+        need the same key.
+    :ivar signed_url_max_expires_in: longest life of a signed URL, in seconds; also the life a
+        request gets when it names none (FlyteAdmin's ``maxExpiresIn``, one hour by default).
     """
 
     db_url: str = attrs.field(factory=lambda: f"sqlite:///{flytecore_home() / 'admin.db'}")
@@ -34,3 +42,6 @@ class AdminConfig:
     raw_data_prefix: str | None = None
     domains: tuple[str, ...] = DEFAULT_DOMAINS
     projects: tuple[str, ...] = DEFAULT_PROJECTS
+    http_base_url: str | None = None
+    url_signing_key: str | None = attrs.field(default=None, repr=False)  # a secret: kept out of logs
+    signed_url_max_expires_in: float = 3600.0

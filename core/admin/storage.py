@@ -439,6 +439,35 @@ class MetadataStore:
         key = digest.hex() if filename_root is None else _component("filename_root", filename_root)
         return self._meta_uri("data", *parts, key, name)
 
+    def locate(self, uri: str) -> tuple[Literal["meta", "raw"], str]:
+        """Which prefix ``uri`` lies in (``"meta"`` or ``"raw"``; the more specific one when the
+        raw prefix is inside the metadata prefix) and its key below that prefix. The data proxy
+        names objects this way in signed URLs, so that a URL never carries a bucket or a path of
+        the admin's machine. ``file:///x`` and ``/x`` locate alike.
+
+        :raises InvalidStoragePath: ``uri`` is outside the store, has ``..`` segments, or is a
+            whole prefix rather than something inside one.
+        """
+        root, path = self._resolve(uri)
+        key = path[len(root.path) :].lstrip("/")
+        if not key:
+            raise InvalidStoragePath("uri", uri, "is a whole store prefix, not a file in it")
+        return ("raw" if root is self._raw else "meta"), key
+
+    def uri_in(self, area: str, key: str) -> str:
+        """The URI of ``key`` below the ``"meta"`` or ``"raw"`` prefix: :meth:`locate` reversed.
+
+        :raises InvalidStoragePath: an unknown area, or a key with empty, ``.`` or ``..`` segments.
+        """
+        roots = {"meta": self._meta, "raw": self._raw}
+        if area not in roots:
+            raise InvalidStoragePath("area", area, "must be 'meta' or 'raw'")
+        if not isinstance(key, str) or not key or key.startswith("/"):
+            raise InvalidStoragePath("key", key, "must be a relative path")
+        uri = f"{roots[area].uri}/{key}"
+        self._resolve(uri)  # refuses "..", "." and empty segments
+        return uri
+
     # -- typed reads and writes -------------------------------------------------------------------
 
     def write_closure(self, workflow_id: Identifier, closure: CompiledWorkflowClosure) -> str:

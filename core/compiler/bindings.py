@@ -207,5 +207,5 @@ def _cases_without(ctx: CompileContext, branch_key: str, var: str) -> list[str]:
     for case in children(entry):
         iface = ctx.interfaces.get(case.key)
         if iface is not None and var not in iface.outputs:
-            lacking.append(f"case node {case.key!r}")
+            lacking.append(f"case node {case.node.id!r}")
     return lacking

@@ -31,6 +31,7 @@ __all__ = [
     "CompileContext",
     "iter_nodes",
     "children",
+    "case_key",
     "describe_node",
     "is_workflow_input",
     "takes_any_inputs",
@@ -53,9 +54,11 @@ def id_key(identifier: Identifier) -> IdKey:
 class NodeEntry:
     """A node of the workflow, wherever it is nested.
 
-    :ivar key: the node's id; a sub-node of an array node is keyed ``"<array key>/<sub id>"``
-        because SDKs name sub-nodes after the mapped task, so two array nodes mapping the same
-        task have sub-nodes with the same id.
+    :ivar key: the node's id at the top level. Nested ids are scoped by their container, since
+        SDKs number them on their own: a branch case's node is keyed ``"<branch key>-<case id>"``
+        (Flyte's compiler names it so: flytekit numbers each case's nodes from ``n0`` again, so
+        they repeat top-level ids), and an array node's sub-node ``"<array key>/<sub id>"``
+        (SDKs name it after the mapped task, so two array nodes mapping one task repeat it).
     :ivar node: the node itself.
     :ivar role: see :data:`NodeRole`.
     :ivar parent: the key of the branch or array node containing it (None at the top level).
@@ -96,10 +99,16 @@ def children(entry: NodeEntry) -> Iterator[NodeEntry]:
         if if_else.else_node is not None:
             thens.append(if_else.else_node)
         for then in thens:
-            yield NodeEntry(then.id, then, "case", entry.key, entry.top)
+            yield NodeEntry(case_key(entry.key, then.id), then, "case", entry.key, entry.top)
     elif node.array_node is not None and node.array_node.node is not None:
         sub = node.array_node.node
         yield NodeEntry(f"{entry.key}/{sub.id}", sub, "array", entry.key, entry.top)
+
+
+def case_key(branch_key: str, case_id: str) -> str:
+    """The key of a branch case's node: ``"<branch key>-<case id>"``, as Flyte's compiler
+    (``branchNodeIDFormatter``) names it. An empty case id stays empty, to be reported."""
+    return f"{branch_key}-{case_id}" if case_id else ""
 
 
 class EntityIndex:

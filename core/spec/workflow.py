@@ -247,7 +247,12 @@ class ArrayDataMode(enum.IntEnum):
 @model
 class ArrayNode:
     """Runs ``node`` once per element of its list inputs (a map task). ``bound_inputs`` are
-    inputs passed whole to every element (e.g. from ``functools.partial``)."""
+    inputs passed whole to every element (e.g. from ``functools.partial``).
+
+    ``is_original_sub_node_interface`` says which interface ``node`` has: True, the element's
+    own (the array node's is it with lists, flytekit's map over launch plans); False, one already
+    lifted to lists (flytekit's ``map_task`` refers to a ``…-arraynode`` task typed so); None,
+    as True (flytecore's SDK, which leaves it unset)."""
 
     node: Node
     parallelism: int | None = None
@@ -256,6 +261,7 @@ class ArrayNode:
     execution_mode: ArrayExecutionMode = ArrayExecutionMode.MINIMAL_STATE
     data_mode: ArrayDataMode = ArrayDataMode.SINGLE_INPUT_FILE
     bound_inputs: tuple[str, ...] = ()
+    is_original_sub_node_interface: bool | None = None
 
     def __attrs_post_init__(self) -> None:
         _check_array(self)

@@ -1,110 +1,34 @@
 """Fixtures for the admin tests: a database of each kind, migrated, and row factories.
 
 Every repository test runs against SQLite (a file in tmp_path) and a real PostgreSQL server
-that this session starts from the installed server binaries (RECIPES.md): initdb as the
-``postgres`` user in a temp dir, ``pg_ctl start`` on a free port on 127.0.0.1 with fsync off,
-one database per test, everything stopped and removed at the end of the session.
+(``postgres_server``, started once per session by tests/conftest.py), one database per test.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
-import re
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
-from sqlalchemy import Engine, event
+from flyteidl.service import admin_pb2_grpc
+from sqlalchemy import Engine, MetaData, event, select
 
+from flytecore.admin.config import AdminConfig
 from flytecore.admin.db import Repository, make_engine, make_session_factory, models, upgrade
+from flytecore.admin.grpc import start_in_thread
+from flytecore.admin.service import AdminService
 
-PG_MISSING = "PostgreSQL server not installed (apt-get install postgresql); .ci/run installs it"
+# The server fixture moved to tests/conftest.py (shared with the propeller's store tests);
+# the names stay importable from here.
+from tests.conftest import PG_MISSING, PostgresServer  # noqa: F401
+
 BACKENDS = ["sqlite", "postgresql"]
-
-
-def _newest_pg_bin() -> Path | None:
-    candidates = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()]
-
-    def version(path: Path) -> tuple[int, ...]:
-        return tuple(int(n) for n in re.findall(r"\d+", path.parent.name))
-
-    return max(candidates, key=version, default=None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class PostgresServer:
-    """A running throwaway PostgreSQL server."""
-
-    port: int
-    datadir: Path
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def admin_sql(self, sql: str) -> None:
-        """Run SQL outside a transaction (CREATE/DROP DATABASE need autocommit)."""
-        import psycopg
-
-        with psycopg.connect(self.url("postgres").replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute(sql)
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start PostgreSQL for this test session, or skip if its binaries are not installed."""
-    pg_bin = _newest_pg_bin()
-    if pg_bin is None:
-        pytest.skip(PG_MISSING)
-    datadir = Path(tempfile.mkdtemp(prefix="pgtest."))
-    # initdb refuses to run as root: run the server as the postgres user then.
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(datadir, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    datadir.chmod(0o700)
-    port = _free_port()
-
-    def run(*args: str) -> None:
-        done = subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            log = (datadir / "log").read_text() if (datadir / "log").exists() else ""
-            pytest.fail(f"{args[0]} failed: {done.stdout}{done.stderr}{log}")
-
-    try:
-        run(str(pg_bin / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "--no-sync")
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {datadir} -c fsync=off"
-        run(
-            str(pg_bin / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-l",
-            str(datadir / "log"),
-            "-w",
-            "-o",
-            options,
-            "start",
-        )
-        yield PostgresServer(port, datadir)
-    finally:
-        subprocess.run(
-            [*as_user, str(pg_bin / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "-w", "stop"],
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(datadir, ignore_errors=True)
 
 
 _database_numbers = itertools.count()
@@ -248,3 +172,63 @@ def columns(row: models.Base) -> dict[str, Any]:
 
 
 RowFactory = Callable[..., models.Base]
+
+
+# -- an admin served by the real gRPC server, for a whole test module --------------------------
+
+
+@dataclass
+class ServedAdmin:
+    """An admin service behind the real gRPC server, and where it keeps its data."""
+
+    service: AdminService
+    channel: grpc.Channel
+    stub: admin_pb2_grpc.AdminServiceStub
+    storage: Path
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def served_admin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedAdmin]:
+    """An AdminService on a migrated database of each kind (a SQLite file; the module's
+    PostgreSQL database) with a storage folder, served by ``start_in_thread`` on a free port for
+    one test module; a channel and an AdminService stub to call it."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('admin') / 'admin.db'}"
+    else:
+        url = request.getfixturevalue("migrated_postgres_url")
+    storage = tmp_path_factory.mktemp("storage")
+    service = AdminService.create(AdminConfig(db_url=url, storage_prefix=str(storage)))
+    port, stop = start_in_thread(service)
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield ServedAdmin(service, channel, admin_pb2_grpc.AdminServiceStub(channel), storage)
+    finally:
+        channel.close()
+        stop()
+        service.repo.engine.dispose()
+
+
+def database_rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (the migrations' own included), read through ``engine``."""
+    tables = MetaData()
+    tables.reflect(engine)
+    with engine.connect() as conn:
+        return {
+            name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
+            for name, table in sorted(tables.tables.items())
+        }
+
+
+def storage_files(folder: Path) -> dict[str, str]:
+    """Every file below ``folder``: its relative path and the SHA-256 of its bytes."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def stored_state(admin: ServedAdmin) -> tuple[dict[str, list[tuple[Any, ...]]], dict[str, str]]:
+    """What an admin has stored: its database rows and its storage files, to compare before and after."""
+    return database_rows(admin.service.repo.engine), storage_files(admin.storage)
+

@@ -2,11 +2,12 @@
 
 The server runs in-process (``start_in_thread``) on an AdminService with a SQLite file and a
 storage folder; requests are built from flytecore-authored workflows. The last test runs
-``flytecore admin serve`` as a user does and stops it with SIGTERM.
+``flytecore admin serve`` as a user does (gRPC and HTTP) and stops it with SIGTERM.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -14,6 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import pytest
 from flyteidl.admin import common_pb2, launch_plan_pb2, project_pb2, task_pb2, version_pb2, workflow_pb2
 from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc
 from google.protobuf import message_factory
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from flytecore import task, workflow
 from flytecore.admin.config import AdminConfig
@@ -82,9 +86,9 @@ def serve_object() -> Iterator[Callable[[object], grpc.Channel]]:
     channels: list[grpc.Channel] = []
 
     def serve(service: object) -> grpc.Channel:
-        port, stop = start_in_thread(service)
-        stops.append(stop)
-        channels.append(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        running = start_in_thread(service)
+        stops.append(running.stop)
+        channels.append(grpc.insecure_channel(f"127.0.0.1:{running.grpc_port}"))
         return channels[-1]
 
     yield serve
@@ -311,13 +315,13 @@ def test_a_data_proxy_method_on_the_service_is_served() -> None:
         ) -> dataproxy_pb2.CreateUploadLocationResponse:
             return dataproxy_pb2.CreateUploadLocationResponse(signed_url=f"http://up/{request.filename}")
 
-    port, stop = start_in_thread(Proxy())
+    running = start_in_thread(Proxy())
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with grpc.insecure_channel(f"127.0.0.1:{running.grpc_port}") as channel:
             proxy = dataproxy_pb2_grpc.DataProxyServiceStub(channel)
             got = proxy.CreateUploadLocation(dataproxy_pb2.CreateUploadLocationRequest(filename="a.txt"), timeout=10)
     finally:
-        stop()
+        running.stop()
     assert got.signed_url == "http://up/a.txt"
 
 
@@ -354,17 +358,15 @@ def test_a_taken_port_is_refused_and_stop_is_idempotent() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ServerStartError, match=f"cannot listen on 127.0.0.1:{port}"):
             start_in_thread(Misbehaving(), port)
-    port, stop = start_in_thread(Misbehaving())
-    stop()
-    stop()
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing listens any more
+    running = start_in_thread(Misbehaving())
+    running.stop()
+    running.stop()
+    for port in (running.grpc_port, running.http_port):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing listens any more
 
 
-def test_health_service_when_grpcio_health_checking_is_installed(serve_object: Callable[[object], grpc.Channel]) -> None:
-    pytest.importorskip("grpc_health.v1.health")
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
+def test_the_grpc_health_service_is_served(serve_object: Callable[[object], grpc.Channel]) -> None:
     health = health_pb2_grpc.HealthStub(serve_object(Misbehaving()))
     answer = health.Check(health_pb2.HealthCheckRequest(service="flyteidl.service.AdminService"), timeout=10)
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
@@ -385,11 +387,14 @@ def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 60
 
 
 @pytest.mark.slow
-def test_admin_serve_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    port = free_port()
+def test_admin_serve_command_serves_grpc_and_http_with_auth_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    port, http_port = free_port(), free_port()
     db = f"sqlite:///{tmp_path / 'admin.db'}"
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# the one token of this test\nsesame\n")
     command = [sys.executable, "-m", "flytecore.cli.main", "admin", "serve", "--port", str(port)]
-    command += ["--db", db, "--storage", str(tmp_path / "store")]
+    command += ["--http-port", str(http_port), "--db", db, "--storage", str(tmp_path / "store")]
+    command += ["--auth-token-file", str(tokens)]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -400,8 +405,22 @@ def test_admin_serve_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path)
     try:
         wait_for_port(port, process)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            domains = admin_pb2_grpc.AdminServiceStub(channel).GetDomains(project_pb2.GetDomainRequest(), timeout=10)
+            stub = admin_pb2_grpc.AdminServiceStub(channel)
+            refused = rpc_error(lambda: stub.GetDomains(project_pb2.GetDomainRequest(), timeout=10))
+            domains = stub.GetDomains(
+                project_pb2.GetDomainRequest(), metadata=(("authorization", "Bearer sesame"),), timeout=10
+            )
+        assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
         assert [d.id for d in domains.domains] == ["development", "staging", "production"]
+        wait_for_port(http_port, process)
+        health = f"http://127.0.0.1:{http_port}/healthcheck"
+        with pytest.raises(urllib.error.HTTPError) as unauthorized:
+            urllib.request.urlopen(health, timeout=10)
+        assert unauthorized.value.code == 401
+        unauthorized.value.close()
+        request = urllib.request.Request(health, headers={"Authorization": "Bearer sesame"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert (answer.status, json.loads(answer.read())) == (200, {"status": "ok", "database": "ok"})
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     finally:
@@ -411,8 +430,9 @@ def test_admin_serve_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path)
     assert process.returncode == 0, err
     assert f"database: {db}" in out
     assert f"storage:  {tmp_path / 'store'}" in out
+    assert f"auth:     bearer tokens from {tokens} (1 accepted)" in out
     assert f"gRPC: listening on 127.0.0.1:{port}" in out
-    assert "HTTP server: not implemented yet" in out
+    assert f"HTTP: listening on http://127.0.0.1:{http_port}" in out
     assert "admin stopped" in out
     assert not (tmp_path / "home").exists()  # nothing went to the defaults
 

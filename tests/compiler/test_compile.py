@@ -359,6 +359,32 @@ def test_branch_cases_must_agree_on_output_types(host: PluginHost) -> None:
     )
 
 
+def test_case_node_ids_are_scoped_by_their_branch(host: PluginHost) -> None:
+    # flytekit numbers each case's nodes from n0 again, so case ids repeat top-level ids; Flyte's
+    # compiler scopes them as "<branch id>-<case id>", and so does this one.
+    step = task("my.step", {"x": INT}, {"o0": INT})
+    as_str = task("my.str", {"x": INT}, {"o0": STR})
+
+    def flytekit_shaped(else_task: Any) -> Any:
+        branch = branch_node(
+            "n2",
+            [(cond("x", 1), task_node("n0", step, x=out("n1")))],
+            else_node=task_node("n1", else_task, x=out("n0")),
+            x=out("n1"),
+        )
+        return workflow("wf", [task_node("n0", SEED), task_node("n1", step, x=out("n0")), branch], inputs={"x": INT})
+
+    wf = flytekit_shaped(step)
+    closure = compile_ok(wf, host, tasks=[SEED, step])
+    assert closure.primary.connections.upstream["n2"] == ("n0", "n1")
+    assert interfaces_of(wf, tasks=[SEED, step])["n2"] == iface({"x": INT}, {"o0": INT})
+
+    # The case nodes are the branch's own, not the top-level nodes of the same id: their types count.
+    err = only_error(flytekit_shaped(as_str), host, tasks=[SEED, step, as_str])
+    assert (err.code, err.node_id) == ("MismatchingTypes", "n2")
+    assert "is int in case node 'n0' but str in case node 'n1'" in err.message
+
+
 def test_branch_case_bindings_make_edges_into_the_branch_node(host: PluginHost) -> None:
     branch = branch_node("b", [(cond("x", 1), task_node("c1", SHOW, x=out("n0")))], fail="nope", x=wf_in("x"))
     wf = workflow("wf", [task_node("n0", SEED), branch], inputs={"x": INT})
@@ -411,6 +437,23 @@ def test_array_node_interface(host: PluginHost) -> None:
     assert err.message == (
         "input 'x' of array node 'm' mapping task 'my.scale' expects list[int] but is bound to workflow input 'x' of type int"
     )
+
+
+def test_array_node_over_an_already_lifted_interface(host: PluginHost) -> None:
+    # flytekit's map_task refers to a "<task>-arraynode" task whose interface is already the
+    # lists', and says so with is_original_sub_node_interface=False: nothing is wrapped again.
+    lifted = task("my.square-arraynode", {"x": list_of(INT)}, {"o0": list_of(INT)})
+    total = task("my.total", {"xs": list_of(INT)}, {"o0": INT})
+    mapped = array_node("m", lifted, x=wf_in("xs"))
+    mapped = attrs.evolve(mapped, array_node=attrs.evolve(mapped.array_node, is_original_sub_node_interface=False))
+    wf = workflow("wf", [mapped, task_node("n1", total, xs=out("m"))], inputs={"xs": list_of(INT)})
+    assert interfaces_of(wf, tasks=[lifted, total])["m"] == lifted.interface
+    compile_ok(wf, host, tasks=[lifted, total])
+
+    # True is the element's interface, as when unset: lists of it.
+    original = attrs.evolve(mapped, array_node=attrs.evolve(mapped.array_node, is_original_sub_node_interface=True))
+    found = interfaces_of(workflow("wf", [original], inputs={"xs": list_of(INT)}), tasks=[lifted])
+    assert found["m"] == iface({"x": list_of(list_of(INT))}, {"o0": list_of(list_of(INT))})
 
 
 def test_two_array_nodes_may_share_a_sub_node_id(host: PluginHost) -> None:

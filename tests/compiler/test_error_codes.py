@@ -267,7 +267,8 @@ def test_duplicate_id(host: PluginHost) -> None:
     err = only_error(workflow("wf", [task_node("n0", T_NONE), task_node("n0", T_NONE)]), host, tasks=[T_NONE])
     assert (err.code, err.node_id) == ("DuplicateId", "n0")
     assert err.message == (
-        "more than one node has the id 'n0'; node ids must be unique in a workflow, nodes inside branch nodes included"
+        "more than one node has the id 'n0'; node ids must be unique in a workflow "
+        "(a branch's case nodes count as '<branch id>-<case id>')"
     )
 
 
@@ -276,14 +277,20 @@ def test_duplicate_id_nested_and_reserved(host: PluginHost) -> None:
         "wf",
         [
             task_node("n0", T_NONE),
-            branch_node("b", [(cond("x", 1), task_node("n0", T_NONE))], fail="no", x=wf_in("x")),
+            branch_node(
+                "b",
+                [(cond("x", 1), task_node("c0", T_NONE)), (cond("x", 2), task_node("c0", T_NONE))],
+                fail="no",
+                x=wf_in("x"),
+            ),
             task_node("end-node", T_NONE),
         ],
         inputs={"x": INT},
     )
     errors = compile_errors(wf, host, tasks=[T_NONE])
-    assert [(e.code, e.node_id) for e in errors] == [("DuplicateId", "n0"), ("DuplicateId", "end-node")]
-    assert "(a case of branch node 'b')" in errors[0].message
+    # Case nodes are scoped by their branch (Flyte's "<branch>-<case>"): two cases of one branch clash.
+    assert [(e.code, e.node_id) for e in errors] == [("DuplicateId", "b-c0"), ("DuplicateId", "end-node")]
+    assert "(a case of branch node 'b') has the id 'b-c0'" in errors[0].message
     assert errors[1].message == (
         "node id 'end-node' is reserved for the workflow's implicit end node; rename the node"
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Select, insert, inspect, select, update
+from sqlalchemy import ColumnElement, Engine, Select, insert, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,7 @@ from flytecore.admin.db.engine import WRITE
 from flytecore.admin.db.errors import AlreadyExists, ConcurrentUpdate, InvalidPageToken, NotFound
 from flytecore.admin.db.filters import Sort, order_by, parse_filters
 
-__all__ = ["Page", "NamedEntityId", "Key", "describe"]
+__all__ = ["MAX_LIMIT", "Page", "NamedEntityId", "Key", "describe"]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=m.Base)
@@ -102,13 +102,22 @@ def where_key(model: type[m.Base], key: Mapping[str, Any]) -> list[ColumnElement
     return [getattr(model, name) == value for name, value in key.items()]
 
 
+MAX_LIMIT = 10_000
+"""Most rows one page may hold; more are paged with the token."""
+# Offsets the databases can take (a signed 64-bit OFFSET); any token this repository hands out is
+# far below it.
+_MAX_OFFSET = 2**63 - 1
+
+
 def _parse_token(token: str, limit: int) -> int:
-    if limit < 1:
-        raise InvalidPageToken(f"limit must be a positive number, got {limit}")
+    if limit < 1 or limit > MAX_LIMIT:
+        raise InvalidPageToken(f"limit must be a number from 1 to {MAX_LIMIT}, got {limit}; page through more with the token")
     if token == "":
         return 0
-    if not token.isdigit():
-        raise InvalidPageToken(f"invalid page token {token!r}: pass the next_token of the previous page")
+    # ASCII digits only: str.isdigit() also accepts digits int() cannot read ("²").
+    if not (token.isascii() and token.isdigit()) or len(token) > 19 or int(token) > _MAX_OFFSET:
+        shown = token if len(token) <= 40 else token[:40] + "…"
+        raise InvalidPageToken(f"invalid page token {shown!r}: pass the next_token of the previous page")
     return int(token)
 
 
@@ -132,6 +141,13 @@ class Store:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+
+    @property
+    def engine(self) -> Engine:
+        """The engine the sessions are bound to."""
+        bind = self._sessions.kw["bind"]
+        assert isinstance(bind, Engine), "the repository's sessions are bound to one engine"
+        return bind
 
     @contextmanager
     def read(self) -> Iterator[Session]:

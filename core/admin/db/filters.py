@@ -94,6 +94,24 @@ def _parse_duration(raw: str) -> float:
     return total
 
 
+_INT64 = 2**63
+
+
+def _parse_int(raw: str) -> int:
+    """An integer the databases can compare with (signed 64-bit)."""
+    value = int(raw)
+    if not -_INT64 <= value < _INT64:
+        raise ValueError(raw)
+    return value
+
+
+def _parse_text(raw: str) -> str:
+    # PostgreSQL text cannot hold NUL; no stored value has one, so such a filter is a mistake.
+    if "\x00" in raw:
+        raise ValueError(raw)
+    return raw
+
+
 def _parse_bool(raw: str) -> bool:
     lowered = raw.lower()
     if lowered not in ("true", "false"):
@@ -112,9 +130,9 @@ def _field(column: InstrumentedAttribute[Any], enum_cls: type[enum.IntEnum] | No
     if isinstance(sa_type, Boolean):
         return FilterField(column, _parse_bool)
     if isinstance(sa_type, Integer):
-        return FilterField(column, int)
+        return FilterField(column, _parse_int)
     if isinstance(sa_type, String):
-        return FilterField(column, str, is_text=True)
+        return FilterField(column, _parse_text, is_text=True)
     raise TypeError(f"column {column} cannot be filtered")  # a whitelist mistake, caught by tests
 
 

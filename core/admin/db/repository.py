@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flytecore.admin.db import models as m
 from flytecore.admin.db._executions import ExecutionRecords
 from flytecore.admin.db._store import (
+    MAX_LIMIT,
     Key,
     NamedEntityId,
     Page,
@@ -36,7 +37,7 @@ from flytecore.admin.db.filters import Sort, SortDirection, parse_filters
 from flytecore.spec.identifiers import Identifier
 from flytecore.spec.launch_plan import LaunchPlanState
 
-__all__ = ["Repository", "Page", "NamedEntityId"]
+__all__ = ["MAX_LIMIT", "Repository", "Page", "NamedEntityId"]
 
 DEFAULT_LIMIT = 100
 _NEWEST_FIRST = Sort("created_at", SortDirection.DESCENDING)
@@ -66,6 +67,11 @@ class Repository(ExecutionRecords):
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._store = Store(sessions)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine of the repository's database."""
+        return self._store.engine
 
     @classmethod
     def from_url(cls, url: str | None = None) -> Repository:

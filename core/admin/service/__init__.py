@@ -16,6 +16,7 @@ from typing import Any
 
 from flytecore.admin.config import AdminConfig
 from flytecore.admin.db import Repository, upgrade
+from flytecore.admin.service.dataproxy import DataProxyService
 from flytecore.admin.service.errors import (
     AdminError,
     AlreadyExistsError,
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-class AdminService(ExecutionService, EventService, LaunchPlanService, ProjectsService, VersionService):
+class AdminService(ExecutionService, EventService, LaunchPlanService, ProjectsService, VersionService, DataProxyService):
     """FlyteAdmin's service layer: projects, domains, tasks, workflows, launch plans,
     executions and the events that update them."""
 

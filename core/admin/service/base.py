@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from flytecore.admin.config import AdminConfig
-from flytecore.admin.db import Repository, Sort, SortDirection
+from flytecore.admin.db import NotFound, Page, Repository, Sort, SortDirection
+from flytecore.admin.service.errors import InvalidArgumentError, NotFoundError
 from flytecore.admin.storage import MetadataStore
+
+P = TypeVar("P", bound=Page[Any])
+
+UPDATE_ATTEMPTS = 5
+"""Conditional updates that lose to a concurrent writer re-read and decide again this many times."""
 
 
 class ServiceBase:
@@ -24,6 +30,24 @@ class ServiceBase:
         self.host = host
         # When this admin started: GetVersion's BuildTime, the uptime /metrics reports.
         self.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+    def _require_project(self, project: str) -> None:
+        """NOT_FOUND naming ``project`` unless it is registered."""
+        try:
+            self.repo.get_project(project)
+        except NotFound:
+            raise NotFoundError(
+                f"project {project!r} is not registered; register it first (known: "
+                f"{', '.join(p.id for p in self.repo.list_projects(limit=20).rows) or 'none'})"
+            ) from None
+
+    def _known_project_page(self, page: P, project: str) -> P:
+        """``page`` of a list in ``project``; an empty one is NOT_FOUND if the project is not
+        registered (a mistyped project would otherwise look like one with nothing in it). The
+        check costs a read only when the page is empty."""
+        if not page.rows:
+            self._require_project(project)
+        return page
 
 
 def digest_of(message: Message) -> str:
@@ -68,4 +92,11 @@ def sort_of(sort_by: Any) -> Sort | None:
     if sort_by is None or not sort_by.key:
         return None
     # flyteidl's Sort.Direction and SortDirection share their numbers (DESCENDING = 0).
-    return Sort(sort_by.key, SortDirection(sort_by.direction))
+    try:
+        direction = SortDirection(sort_by.direction)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"sort_by direction {sort_by.direction} is not ASCENDING ({SortDirection.ASCENDING.value}) or "
+            f"DESCENDING ({SortDirection.DESCENDING.value})"
+        ) from None
+    return Sort(sort_by.key, direction)

@@ -9,12 +9,12 @@ from flytecore.admin.db import models as m
 from flytecore.admin.db.errors import AlreadyExists
 from flytecore.admin.service.base import digest_of, sort_of, timestamp
 from flytecore.admin.service.errors import InvalidArgumentError, NotFoundError, repository_errors
+from flytecore.admin.service.limits import MAX_REGISTRATION_BYTES, SMALLER_BODY, check_size
 from flytecore.admin.service.registration import RegistrationService, _proto_id, _show, entity_id, parse
 from flytecore.admin.service.validation import check_domain, check_identifier, check_project_id
 from flytecore.compiler.values import literal_mismatch
 from flytecore.spec import idl
 from flytecore.spec.identifiers import Identifier, ResourceType
-from flytecore.spec.interface import TypedInterface
 from flytecore.spec.launch_plan import LaunchPlanState
 from flytecore.spec.literals import Literal
 from flytecore.spec.types import LiteralType
@@ -28,6 +28,7 @@ class LaunchPlanService(RegistrationService):
         default launch plan of the same id; otherwise versions are immutable."""
         check_identifier(request.id, "launch plan", domains=self.config.domains)
         check_identifier(request.spec.workflow_id, "launch plan's workflow", domains=self.config.domains)
+        check_size(request.spec, MAX_REGISTRATION_BYTES, f"the spec of launch plan {request.id.name!r}", SMALLER_BODY)
         self._require_project(request.id.project)
         workflow_id = entity_id(request.spec.workflow_id, ResourceType.WORKFLOW)
         try:
@@ -50,9 +51,10 @@ class LaunchPlanService(RegistrationService):
         self._register("launch plan", ident, request.spec, create, lambda: self.repo.get_launch_plan(ident).spec)
         return launch_plan_pb2.LaunchPlanCreateResponse()
 
-    def _create_default_launch_plan(self, workflow_id: Identifier, interface: TypedInterface) -> None:
+    def _create_default_launch_plan(self, workflow_id: Identifier, interface: interface_pb2.TypedInterface) -> None:
         """Every workflow gets a launch plan of its own id whose inputs are all required
-        (an explicit CreateLaunchPlan of that id replaces it)."""
+        (an explicit CreateLaunchPlan of that id replaces it). ``interface`` is the workflow's
+        as registered (flyteidl, every field kept)."""
         ident = Identifier(
             resource_type=ResourceType.LAUNCH_PLAN,
             project=workflow_id.project,
@@ -60,17 +62,16 @@ class LaunchPlanService(RegistrationService):
             name=workflow_id.name,
             version=workflow_id.version,
         )
-        proto_interface = idl.to_idl(interface)
         spec = launch_plan_pb2.LaunchPlanSpec(
             workflow_id=idl.to_idl(workflow_id),
             default_inputs=interface_pb2.ParameterMap(
-                parameters={n: interface_pb2.Parameter(var=v, required=True) for n, v in proto_interface.inputs.variables.items()}
+                parameters={n: interface_pb2.Parameter(var=v, required=True) for n, v in interface.inputs.variables.items()}
             ),
         )
         lp_closure = launch_plan_pb2.LaunchPlanClosure(
             state=launch_plan_pb2.INACTIVE,
             expected_inputs=spec.default_inputs,
-            expected_outputs=proto_interface.outputs,
+            expected_outputs=interface.outputs,
         )
         row = self._row(ident, workflow_id, digest_of(spec), spec.SerializeToString(deterministic=True), lp_closure, auto=True)
         try:
@@ -178,6 +179,7 @@ class LaunchPlanService(RegistrationService):
                 limit=request.limit or 100,
                 token=request.token,
             )
+        self._known_project_page(page, request.project)
         return launch_plan_pb2.LaunchPlanList(
             launch_plans=[self._launch_plan_proto(r) for r in page.rows], token=page.next_token
         )

@@ -8,7 +8,12 @@ from flytecore.admin.db import models as m
 from flytecore.admin.db.errors import AlreadyExists
 from flytecore.admin.service.base import ServiceBase, sort_of
 from flytecore.admin.service.errors import InvalidArgumentError, repository_errors
-from flytecore.admin.service.validation import check_name, check_project_id
+from flytecore.admin.service.validation import check_labels, check_name, check_project_id, check_text
+
+MAX_PROJECT_NAME_LENGTH = 64
+"""FlyteAdmin's ``maxNameLength`` of a project's display name."""
+MAX_DESCRIPTION_LENGTH = 300
+"""FlyteAdmin's ``maxDescriptionLength`` of a project's description."""
 
 
 class ProjectsService(ServiceBase):
@@ -32,9 +37,7 @@ class ProjectsService(ServiceBase):
         """Create a project; an existing id is ALREADY_EXISTS."""
         project = request.project
         check_project_id(project.id, "project id")
-        check_name(project.name or project.id, "project name")
-        if len(project.description) > 300:
-            raise InvalidArgumentError(f"project description is {len(project.description)} characters; at most 300")
+        _check_project_fields(project)
         with repository_errors():
             self.repo.create_project(
                 m.Project(
@@ -67,6 +70,7 @@ class ProjectsService(ServiceBase):
     def update_project(self, request: project_pb2.Project) -> project_pb2.ProjectUpdateResponse:
         """Change a project's name, description, labels or state."""
         check_project_id(request.id, "project id")
+        _check_project_fields(request)
         with repository_errors():
             self.repo.update_project(
                 request.id,
@@ -86,3 +90,22 @@ class ProjectsService(ServiceBase):
             state=row.state,
             domains=self.get_domains().domains,
         )
+
+
+def _check_project_fields(project: project_pb2.Project) -> None:
+    """What a project stores, checked as FlyteAdmin's ``ValidateProject`` does."""
+    if project.name:
+        check_name(project.name, "project name")
+        check_text(project.name, "project name", max_length=MAX_PROJECT_NAME_LENGTH)
+    check_text(project.description, "project description", max_length=MAX_DESCRIPTION_LENGTH)
+    check_labels(dict(project.labels.values), "project labels")
+    if project.domains:
+        raise InvalidArgumentError(
+            "project domains are set for the whole admin (its configuration), not per project; "
+            "send the project without domains"
+        )
+    try:
+        m.ProjectState(project.state)
+    except ValueError:
+        states = ", ".join(f"{s.name} ({s.value})" for s in m.ProjectState)
+        raise InvalidArgumentError(f"project state {project.state} is not one of {states}") from None

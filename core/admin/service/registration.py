@@ -22,13 +22,20 @@ from flytecore.admin.service.base import ServiceBase, diff_summary, digest_of, s
 from flytecore.admin.service.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
-    NotFoundError,
     repository_errors,
 )
-from flytecore.admin.service.validation import check_identifier, check_project_id
+from flytecore.admin.service.limits import MAX_REGISTRATION_BYTES, SMALLER_BODY, check_size
+from flytecore.admin.service.validation import (
+    check_domain,
+    check_id_part,
+    check_identifier,
+    check_project_id,
+    check_text,
+)
 from flytecore.compiler import CompilationFailed, compile_workflow
 from flytecore.errors import ConversionError
 from flytecore.spec import idl
+from flytecore.spec.compiled import CompiledWorkflowClosure
 from flytecore.spec.identifiers import Identifier, ResourceType
 from flytecore.spec.interface import TypedInterface
 from flytecore.spec.tasks import TaskTemplate
@@ -115,9 +122,11 @@ class RegistrationService(ServiceBase):
     def create_task(self, request: task_pb2.TaskCreateRequest) -> task_pb2.TaskCreateResponse:
         """Register a task version."""
         check_identifier(request.id, "task", domains=self.config.domains)
+        check_size(request.spec, MAX_REGISTRATION_BYTES, f"the spec of task {request.id.name!r}", SMALLER_BODY)
         self._require_project(request.id.project)
         self._check_template_id(request.id, request.spec.template.id, "task")
         template = parse(request.spec.template, TaskTemplate, "task template")
+        check_text(template.type, "task template type")
         ident = entity_id(request.id, ResourceType.TASK)
         spec_bytes = request.spec.SerializeToString(deterministic=True)
 
@@ -157,6 +166,7 @@ class RegistrationService(ServiceBase):
     def create_workflow(self, request: workflow_pb2.WorkflowCreateRequest) -> workflow_pb2.WorkflowCreateResponse:
         """Register a workflow version: compile it, store its closure, add a default launch plan."""
         check_identifier(request.id, "workflow", domains=self.config.domains)
+        check_size(request.spec, MAX_REGISTRATION_BYTES, f"the spec of workflow {request.id.name!r}", SMALLER_BODY)
         self._require_project(request.id.project)
         self._check_template_id(request.id, request.spec.template.id, "workflow")
         ident = entity_id(request.id, ResourceType.WORKFLOW)
@@ -172,26 +182,28 @@ class RegistrationService(ServiceBase):
             self._register("workflow", ident, request.spec, _raise_exists(ident), lambda: stored)
         template = parse(request.spec.template, WorkflowTemplate, "workflow template")
         subs = [parse(s, WorkflowTemplate, f"subworkflow {s.id.name!r}") for s in request.spec.sub_workflows]
+        stored_tasks: dict[tuple[str, str, str, str], Message] = {}
         try:
             closure = compile_workflow(
                 template,
-                tasks=self._referenced_tasks([template, *subs]),
+                tasks=self._referenced_tasks([template, *subs], stored_tasks),
                 sub_workflows=subs,
                 launch_plans=self._referenced_launch_plans([template, *subs]),
                 host=self.host,
             )
         except CompilationFailed as exc:
             raise InvalidArgumentError(f"workflow {_show(ident)} does not compile:\n{exc}") from exc
+        closure_pb = _closure_as_sent(closure, request.spec, stored_tasks)
         # Each body gets its own closure file, so a racing registration of a different body of
         # the same version can never overwrite the winner's closure.
         closure_uri = f"{self.store.workflow_prefix(ident)}/{digest[:32]}/closure.pb"
-        self.store.write_bytes(closure_uri, idl.to_idl(closure).SerializeToString())
+        self.store.write_bytes(closure_uri, closure_pb.SerializeToString())
 
         def create(d: str) -> None:
             self.repo.create_workflow(m.Workflow(**_key(ident), digest=d, spec=spec_bytes, closure_uri=closure_uri))
 
         self._register("workflow", ident, request.spec, create, lambda: self.repo.get_workflow(ident).spec)
-        self._create_default_launch_plan(ident, closure.primary.template.interface)
+        self._create_default_launch_plan(ident, closure_pb.primary.template.interface)
         return workflow_pb2.WorkflowCreateResponse()
 
     def get_workflow(self, request: common_pb2.ObjectGetRequest) -> workflow_pb2.Workflow:
@@ -226,7 +238,11 @@ class RegistrationService(ServiceBase):
             short_description=spec.description.short_description,
         )
 
-    def _referenced_tasks(self, templates: list[WorkflowTemplate]) -> list[TaskTemplate]:
+    def _referenced_tasks(
+        self, templates: list[WorkflowTemplate], stored: dict[tuple[str, str, str, str], Message]
+    ) -> list[TaskTemplate]:
+        """The registered tasks the workflows' nodes refer to; their templates as registered go
+        into ``stored``, by (project, domain, name, version)."""
         found: dict[Identifier, TaskTemplate] = {}
         for wf in templates:
             for node in walk_nodes(wf.nodes):
@@ -240,7 +256,9 @@ class RegistrationService(ServiceBase):
                     row = self.repo.get_task(key)
                 except NotFound:
                     continue  # the compiler reports it, with every other error
-                found[key] = parse(task_pb2.TaskSpec.FromString(row.spec).template, TaskTemplate, "stored task")
+                registered = task_pb2.TaskSpec.FromString(row.spec).template
+                stored[_id_key(registered.id)] = registered
+                found[key] = parse(registered, TaskTemplate, "stored task")
         return list(found.values())
 
     def _referenced_launch_plans(self, templates: list[WorkflowTemplate]) -> list[LaunchPlanTemplate]:
@@ -279,6 +297,7 @@ class RegistrationService(ServiceBase):
 
     def _list_ids(self, lister: Callable[..., Any], request: Any) -> common_pb2.NamedEntityIdentifierList:
         check_project_id(request.project)
+        check_domain(request.domain, self.config.domains)
         with repository_errors():
             page = lister(
                 request.project,
@@ -288,6 +307,7 @@ class RegistrationService(ServiceBase):
                 limit=request.limit or 100,
                 token=request.token,
             )
+        self._known_project_page(page, request.project)
         return common_pb2.NamedEntityIdentifierList(
             entities=[
                 common_pb2.NamedEntityIdentifier(project=e.project, domain=e.domain, name=e.name) for e in page.rows
@@ -297,6 +317,9 @@ class RegistrationService(ServiceBase):
 
     def _list_versions(self, lister: Callable[..., Any], request: Any) -> tuple[list[Any], str]:
         check_project_id(request.id.project, "id project")
+        check_domain(request.id.domain, self.config.domains, "id domain")
+        if request.id.name:
+            check_id_part(request.id.name, "id name")
         with repository_errors():
             page = lister(
                 request.id.project,
@@ -307,20 +330,37 @@ class RegistrationService(ServiceBase):
                 limit=request.limit or 100,
                 token=request.token,
             )
+        self._known_project_page(page, request.id.project)
         return page.rows, page.next_token
 
-    def _require_project(self, project: str) -> None:
-        try:
-            with repository_errors():
-                self.repo.get_project(project)
-        except NotFoundError:
-            raise NotFoundError(
-                f"project {project!r} is not registered; register it first (known: "
-                f"{', '.join(p.id for p in self.repo.list_projects(limit=20).rows) or 'none'})"
-            ) from None
-
-    def _create_default_launch_plan(self, workflow_id: Identifier, interface: TypedInterface) -> None:
+    def _create_default_launch_plan(self, workflow_id: Identifier, interface: interface_pb2.TypedInterface) -> None:
         raise NotImplementedError  # provided by LaunchPlanService
+
+
+def _id_key(proto_id: Any) -> tuple[str, str, str, str]:
+    return (proto_id.project, proto_id.domain, proto_id.name, proto_id.version)
+
+
+def _closure_as_sent(
+    closure: CompiledWorkflowClosure, spec: workflow_pb2.WorkflowSpec, stored_tasks: dict[tuple[str, str, str, str], Message]
+) -> compiler_pb2.CompiledWorkflowClosure:
+    """The compiled closure with every workflow and task template as its client sent it.
+
+    The compiler works on spec models, which leave out the flyteidl fields they do not model
+    (flytekit's type annotations and dataclass field types, task security contexts, ...); those
+    who read the closure (flytekit's ``FlyteRemote``, launch plans' expected inputs, the engine
+    running flytekit's containers) need every field. The compiler adds only the connections."""
+    closure_pb = idl.to_idl(closure)
+    sent = {_id_key(t.id): t for t in (spec.template, *spec.sub_workflows)}
+    for compiled in (closure_pb.primary, *closure_pb.sub_workflows):
+        original = sent.get(_id_key(compiled.template.id))
+        if original is not None:
+            compiled.template.CopyFrom(original)
+    for compiled_task in closure_pb.tasks:
+        registered = stored_tasks.get(_id_key(compiled_task.template.id))
+        if registered is not None:
+            compiled_task.template.CopyFrom(registered)
+    return closure_pb
 
 
 def _raise_exists(ident: Identifier) -> Callable[[str], None]:

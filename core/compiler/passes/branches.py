@@ -83,7 +83,8 @@ def _check_case_outputs(ctx: CompileContext, entry: NodeEntry) -> None:
     iface = ctx.interfaces.get(entry.key)
     if iface is None:
         return
-    cases = [(c.key, ctx.interfaces[c.key]) for c in children(entry) if c.key in ctx.interfaces]
+    # Messages name a case by its own id: "case node 'n0'" of "branch node 'n3'".
+    cases = [(c.node.id, ctx.interfaces[c.key]) for c in children(entry) if c.key in ctx.interfaces]
     if len(cases) < 2:
         return
     (first_key, first), *others = cases

@@ -1,8 +1,9 @@
 """Pass 200: node ids, and the edges between nodes.
 
-Node ids must be set and unique in the workflow, nested nodes included (an array node's sub-node
-excepted: SDKs name it after the mapped task), and must not take the reserved ids of the
-implicit start and end nodes. Every node a binding or ``upstream_node_ids`` names must exist at
+Node ids must be set, unique and not the reserved ids of the implicit start and end nodes. A
+nested node's id need only be unique in its container: as in Flyte, a branch case's node counts
+as ``<branch id>-<case id>`` (flytekit numbers each case's nodes from ``n0`` again), and an array
+node's sub-node is named after the mapped task. Every node a binding or ``upstream_node_ids`` names must exist at
 the top level of the workflow.
 
 The edges follow Flyte: a binding to a node's output and an ``upstream_node_ids`` entry each make
@@ -55,8 +56,8 @@ def _check_ids(ctx: CompileContext) -> None:
             ctx.error(
                 ErrorCode.DUPLICATE_ID,
                 entry.key,
-                f"more than one node{where} has the id {node_id!r}; node ids must be unique in a workflow, "
-                "nodes inside branch nodes included",
+                f"more than one node{where} has the id {entry.key!r}; node ids must be unique in a workflow "
+                "(a branch's case nodes count as '<branch id>-<case id>')",
             )
 
 
@@ -103,7 +104,7 @@ def _link(ctx: CompileContext, entry: NodeEntry | None, ref: str, what: str, rep
     if is_workflow_input(ref):
         source = START_NODE_ID
     else:
-        target = ctx.nodes.get(ref)
+        target = ctx.nodes.get(ref) or _nested_with_id(ctx, ref)
         problem = ""
         if target is None:
             problem = "which is not in the workflow"
@@ -123,3 +124,9 @@ def _link(ctx: CompileContext, entry: NodeEntry | None, ref: str, what: str, rep
         ctx.add_upstream_only(source, entry.top)
     else:
         ctx.add_edge(source, entry.top)
+
+
+def _nested_with_id(ctx: CompileContext, node_id: str) -> NodeEntry | None:
+    """A nested node whose own id is ``node_id`` (nested nodes are keyed by their container), to
+    say why a reference to it is wrong. Runs only for a reference that is already an error."""
+    return next((e for e in ctx.nodes.values() if e.role in ("case", "array") and e.node.id == node_id), None)

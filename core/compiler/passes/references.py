@@ -7,7 +7,8 @@
   passes on what it is bound to (inputs = outputs = its bindings, as flytekit's ``approve``
   binds the upstream output under its own name); sleep -> nothing;
 - array node: the sub-node's interface, every input (except ``bound_inputs``) and every output
-  wrapped in a list;
+  wrapped in a list; as it is if ``is_original_sub_node_interface`` is False (flytekit's
+  ``map_task`` refers to a task whose interface is already the lists');
 - branch node: the outputs every case produces (the else node included), typed as in the first
   case; its inputs are what its conditions read, i.e. its bindings.
 
@@ -178,6 +179,8 @@ def _array_interface(ctx: CompileContext, entry: NodeEntry) -> TypedInterface | 
     sub = ctx.interfaces.get(f"{entry.key}/{array.node.id}")
     if sub is None:
         return None
+    if array.is_original_sub_node_interface is False:
+        return sub
     bound = set(array.bound_inputs)
     inputs = {n: v if n in bound else _listed(v) for n, v in sub.inputs.items()}
     return TypedInterface(inputs=inputs, outputs={n: _listed(v) for n, v in sub.outputs.items()})

@@ -1,0 +1,44 @@
+"""Events: the engine reports every phase change of executions, nodes and task attempts.
+
+The phase-transition rules are FlyteAdmin's (``execution_manager.CreateWorkflowEvent``,
+``node_execution_manager.CreateNodeEvent``, ``task_execution_manager.CreateTaskExecutionEvent``):
+
+- the phase already recorded, again: ALREADY_EXISTS (engines treat it as delivered). For task
+  attempts a phase repeats with a higher ``phase_version`` (new logs, a new reason) and is
+  applied; an equal or older version of the recorded phase is ALREADY_EXISTS;
+- anything after a terminal phase: FAILED_PRECONDITION (FlyteAdmin's
+  ``EventAlreadyInTerminalStateError`` has that code);
+- back to QUEUED once running: FAILED_PRECONDITION. FlyteAdmin checks this for executions; here
+  it holds for nodes and task attempts too (DESIGN.md: "no going back to QUEUED");
+- an ABORTING execution accepts only a terminal phase (FlyteAdmin, likewise);
+- a node execution or task attempt is created by its first event (a task attempt needs its node
+  execution, a node execution its execution: NOT_FOUND otherwise).
+
+FlyteAdmin accepts a repeated QUEUED workflow event, for cluster reassignment; there are no
+clusters to reassign here, so it is ALREADY_EXISTS like any repeat.
+
+Each update is conditional on the phase (and phase version) read, through the repository's
+``expect=``: of two events racing for one record exactly one is written; the other re-reads and
+is judged again (usually ALREADY_EXISTS). After a few lost races the call is ABORTED.
+
+Outputs: an ``output_uri`` is recorded as given; inline ``output_data`` is written to the
+record's ``outputs.pb`` (FlyteAdmin's default "offload" policy) and that URI recorded.
+``started_at`` is set by the first RUNNING event, the duration by the terminal one.
+
+Where each part lives: :mod:`.rules` (the phase rules and times), :mod:`.recording` (applying
+one event, its data), :mod:`.workflow`, :mod:`.nodes` and :mod:`.tasks` (the three
+Create*Event calls), :mod:`.reads` (node and task execution reads).
+"""
+
+from __future__ import annotations
+
+from flytecore.admin.service.events.nodes import NodeEvents
+from flytecore.admin.service.events.reads import NodeAndTaskExecutionReads
+from flytecore.admin.service.events.tasks import TaskEvents
+from flytecore.admin.service.events.workflow import WorkflowEvents
+
+__all__ = ["EventService"]
+
+
+class EventService(WorkflowEvents, NodeEvents, TaskEvents, NodeAndTaskExecutionReads):
+    """The Create*Event calls of AdminService and the node and task execution reads."""

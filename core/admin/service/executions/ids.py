@@ -1,0 +1,99 @@
+"""Execution names and ids: generated names, ids checked from requests, ids as people read them."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import Any
+
+from flytecore.admin.service.errors import InvalidArgumentError
+from flytecore.admin.service.validation import (
+    SINGLE_TASK_PREFIX,
+    check_domain,
+    check_execution_name,
+    check_id_part,
+    check_identifier,
+    check_project_id,
+)
+from flytecore.spec.identifiers import (
+    Identifier,
+    NodeExecutionIdentifier,
+    ResourceType,
+    TaskExecutionIdentifier,
+    WorkflowExecutionIdentifier,
+)
+
+__all__ = [
+    "SINGLE_TASK_PREFIX",
+    "execution_id_of",
+    "generate_execution_name",
+    "id_fields",
+    "node_execution_id_of",
+    "show_execution",
+    "single_task_node_id",
+    "task_execution_id_of",
+]
+
+# FlyteAdmin's generated names: "a" and 19 characters of Kubernetes' random alphabet (no vowels,
+# so no words); 20 characters fit every name rule and leave room for suffixes.
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_NAME_LENGTH = 20
+_MAX_NODE_ID = 20  # flytestdlib's MaxUniqueIDLength, what FlyteAdmin's node ids are cut to
+_B32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"abcdefghijklmnopqrstuvwxyz123456")
+
+
+def generate_execution_name() -> str:
+    """A fresh execution name like FlyteAdmin's: ``a`` + 19 random lowercase letters/digits."""
+    return "a" + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(_NAME_LENGTH - 1))
+
+
+def single_task_node_id(task_name: str) -> str:
+    """The node id of a single-task workflow, as FlyteAdmin derives it: the task name's letters,
+    digits and '-'; if longer than 20, ``f`` + base32 of its FNV-1a 32-bit hash."""
+    kept = "".join(ch for ch in task_name if ch == "-" or ch.isalnum())
+    if len(kept) <= _MAX_NODE_ID:
+        return kept
+    digest = 0x811C9DC5
+    for byte in kept.encode():
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return "f" + base64.b32encode(digest.to_bytes(4, "big")).translate(_B32).decode().rstrip("=")
+
+
+def execution_id_of(proto_id: Any, domains: tuple[str, ...], what: str = "execution") -> WorkflowExecutionIdentifier:
+    """A checked flyteidl ``WorkflowExecutionIdentifier`` as the spec's."""
+    check_project_id(proto_id.project, f"{what} id project")
+    check_domain(proto_id.domain, domains, f"{what} id domain")
+    check_execution_name(proto_id.name, f"{what} id name")
+    if proto_id.org:
+        raise InvalidArgumentError(f"{what} id org {proto_id.org!r}: organizations are not supported")
+    return WorkflowExecutionIdentifier(project=proto_id.project, domain=proto_id.domain, name=proto_id.name)
+
+
+def node_execution_id_of(proto_id: Any, domains: tuple[str, ...]) -> NodeExecutionIdentifier:
+    """A checked flyteidl ``NodeExecutionIdentifier`` as the spec's."""
+    check_id_part(proto_id.node_id, "node id")
+    return NodeExecutionIdentifier(node_id=proto_id.node_id, execution_id=execution_id_of(proto_id.execution_id, domains))
+
+
+def task_execution_id_of(proto_id: Any, domains: tuple[str, ...]) -> TaskExecutionIdentifier:
+    """A checked flyteidl ``TaskExecutionIdentifier`` as the spec's."""
+    check_identifier(proto_id.task_id, "task", domains=domains)
+    task_id = proto_id.task_id
+    return TaskExecutionIdentifier(
+        task_id=Identifier(
+            resource_type=ResourceType.TASK, project=task_id.project, domain=task_id.domain, name=task_id.name,
+            version=task_id.version,
+        ),
+        node_execution_id=node_execution_id_of(proto_id.node_execution_id, domains),
+        retry_attempt=proto_id.retry_attempt,
+    )
+
+
+def show_execution(eid: WorkflowExecutionIdentifier) -> str:
+    """An execution id as people read it."""
+    return f"{eid.project}/{eid.domain}/{eid.name}"
+
+
+def id_fields(obj: Any, names: tuple[str, ...] = ("project", "domain", "name", "version")) -> dict[str, Any]:
+    """The id parts of ``obj`` (a spec id or a row) by name."""
+    return {name: getattr(obj, name) for name in names}
