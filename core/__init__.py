@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from flytecore.errors import FlyteRecoverableException
 from flytecore.sdk.condition import conditional
 from flytecore.sdk.context import current_context
 from flytecore.sdk.dynamic import dynamic
@@ -28,6 +29,7 @@ from flytecore.sdk.workflow import WorkflowFailurePolicy, workflow
 __all__ = [
     "Echo",
     "FlyteDirectory",
+    "FlyteRecoverableException",
     "FlyteFile",
     "LaunchPlan",
     "Resources",

@@ -55,3 +55,17 @@ class TaskExecutionError(FlyteCoreError):
 
 class WorkflowFailedError(FlyteCoreError):
     """A workflow ended in failure: a `conditional(...).fail(...)` branch or a failed node."""
+
+
+class FlyteRecoverableException(FlyteCoreError):
+    """Raise it from a task body to say that a retry may succeed (flytekit's name and meaning).
+
+    The task entrypoint reports it as a user error of kind ``RECOVERABLE`` in ``error.pb``, so the
+    propeller retries the task (within its ``retries``); every other exception of a task body is
+    ``NON_RECOVERABLE``.
+    """
+
+
+class TaskResolutionError(FlyteCoreError, LookupError):
+    """The task entrypoint could not find the task a container was asked to run: the resolver,
+    the module or the attribute is missing, or the object found is not a task."""

@@ -26,6 +26,7 @@ import attrs
 from flytecore.spec.identifiers import Identifier, WorkflowExecutionIdentifier
 
 if TYPE_CHECKING:
+    from flytecore.sdk.checkpoint import Checkpoint
     from flytecore.sdk.node import SdkNode
 
 _compile_state: contextvars.ContextVar[CompileState | None] = contextvars.ContextVar(
@@ -48,10 +49,13 @@ class CompileState:
     _counter: int = 0
     # Set while a conditional's case is being traced: nodes go to the case, not the workflow.
     branch_capture: list[SdkNode] | None = None
+    # "d" while a @dynamic body runs in a task container: its nodes join a running workflow, so
+    # their ids (dn0, dn1, ...) must not collide with the ids of the workflow's own nodes.
+    prefix: str = ""
 
     def next_id(self) -> str:
-        """A new node id: n0, n1, ... (flytekit's scheme)."""
-        node_id = f"n{self._counter}"
+        """A new node id: n0, n1, ... (flytekit's scheme), after ``prefix``."""
+        node_id = f"{self.prefix}n{self._counter}"
         self._counter += 1
         return node_id
 
@@ -83,11 +87,16 @@ class ExecutionParameters:
     task_id: Identifier | None = None
     logging: logging.Logger = attrs.field(factory=lambda: logging.getLogger("flytecore.user"))
     attrs_: dict[str, Any] = attrs.field(factory=dict)
+    checkpoint: Checkpoint | None = None
+    """Where the task saves progress and finds the previous attempt's (task containers only)."""
+    output_prefix: str | None = None
+    """The task attempt's output prefix, set by the task entrypoint."""
 
     @property
     def output_metadata_prefix(self) -> str:
-        """Where the task's outputs are written (a local folder in local runs)."""
-        return os.path.join(self.working_directory, "outputs")
+        """Where the task's outputs are written: the attempt's output prefix in a task container,
+        a local folder in local runs."""
+        return self.output_prefix or os.path.join(self.working_directory, "outputs")
 
 
 def current_context() -> ExecutionParameters:
@@ -163,6 +172,17 @@ def executing_locally(execution: LocalExecution | None = None) -> Iterator[Local
 def task_parameters(task_id: Identifier | None) -> Iterator[ExecutionParameters]:
     """Execution parameters for one task body run (a fresh working directory)."""
     params = _adhoc_parameters(task_id)
+    token = _user_params.set(params)
+    try:
+        yield params
+    finally:
+        _user_params.reset(token)
+
+
+@contextlib.contextmanager
+def using_parameters(params: ExecutionParameters) -> Iterator[ExecutionParameters]:
+    """Make ``params`` what :func:`current_context` returns inside a ``with`` block (the task
+    entrypoint builds them from the environment Flyte sets)."""
     token = _user_params.set(params)
     try:
         yield params

@@ -22,7 +22,15 @@ from typing import Any
 import fsspec
 from fsspec.utils import get_protocol
 
-__all__ = ["FileAccess", "current_file_access", "filesystem_for", "storage_options_for", "using_file_access"]
+__all__ = [
+    "FileAccess",
+    "current_file_access",
+    "filesystem_for",
+    "read_bytes",
+    "storage_options_for",
+    "using_file_access",
+    "write_bytes",
+]
 
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 
@@ -164,6 +172,35 @@ def filesystem_for(url: str | os.PathLike[str], **options: Any) -> fsspec.Abstra
     configures both."""
     url = os.fspath(url)
     return fsspec.filesystem(get_protocol(url), **{**storage_options_for(url), **options})
+
+
+def read_bytes(url: str | os.PathLike[str]) -> bytes:
+    """The bytes of the file at ``url`` (any fsspec URL or a local path).
+
+    :raises FileNotFoundError: nothing is there.
+    :raises OSError: the storage could not be read.
+    """
+    url = os.fspath(url)
+    return bytes(filesystem_for(url).cat_file(_strip_file_scheme(url)))
+
+
+def write_bytes(url: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to the file at ``url``, replacing it. Local files are written beside the
+    target and renamed over it, so a reader never sees half a file; object stores get one PUT."""
+    url = os.fspath(url)
+    if not FileAccess.is_remote(url):
+        path = _local_path(url)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return
+    filesystem_for(url).pipe_file(url, bytes(data))
 
 
 def _local_path(path: str) -> str:

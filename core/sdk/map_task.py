@@ -73,6 +73,9 @@ class MapTask(Entity):
             parallelism=self.concurrency,
             min_success_ratio=self.min_success_ratio,
             bound_inputs=tuple(sorted(self.bound)),
+            # The sub-node is the element task itself (flytekit's maps point at a task whose
+            # interface is already lifted to lists, and say False).
+            is_original_sub_node_interface=True,
         )
         return {"array_node": array}
 

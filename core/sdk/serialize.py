@@ -26,6 +26,9 @@ class SerializationSettings:
     version: str = "local"
     image: str = attrs.field(factory=lambda: os.environ.get("FLYTECORE_DEFAULT_IMAGE", DEFAULT_IMAGE))
     env: dict[str, str] = attrs.field(factory=dict)
+    code_uri: str | None = None
+    """A ``.tar.gz`` of the user's code (fast registration): task containers download and
+    import it (``flytecore-execute --code-uri``), so the image need not contain the code."""
 
     def identify(self, identifier: Identifier) -> Identifier:
         """``identifier`` with this project, domain and version where they are empty."""
@@ -63,10 +66,16 @@ class SerializationSettings:
 
     def entrypoint_args(self, task: Any) -> tuple[str, ...]:
         """The container arguments that run ``task`` (the ``flytecore-execute`` entrypoint, with
-        Flyte's template variables filled in by the backend)."""
-        module, _, name = task.name.rpartition(".")
+        Flyte's template variables filled in by the backend). The task's resolver (its
+        ``task_resolver`` attribute, else :data:`flytecore.sdk.resolver.default`) says how the
+        container finds the task again."""
+        from flytecore.sdk import resolver as _resolver
+
+        task_resolver = getattr(task, "task_resolver", None) or _resolver.default
+        code = ("--code-uri", self.code_uri) if self.code_uri else ()
         return (
             "flytecore-execute",
+            *code,
             "--inputs",
             "{{.input}}",
             "--output-prefix",
@@ -78,12 +87,9 @@ class SerializationSettings:
             "--prev-checkpoint",
             "{{.prevCheckpointPrefix}}",
             "--resolver",
-            "flytecore.sdk.resolver.default",
+            task_resolver.location,
             "--",
-            "task-module",
-            module,
-            "task-name",
-            name,
+            *task_resolver.loader_args(task),
         )
 
 

@@ -11,11 +11,11 @@ from typing import Any, TypeVar, overload
 
 from flytecore.errors import AuthoringError, TaskExecutionError, TypeTransformerError
 from flytecore.sdk.base import Entity, _engine, describe_value, type_name, value_to_literal
-from flytecore.sdk.context import task_parameters
+from flytecore.sdk.context import ExecutionParameters, task_parameters, using_parameters
 from flytecore.sdk.interface import single_output_value, transform_function_to_interface
 from flytecore.sdk.resources import Resources, to_spec_resources
 from flytecore.spec.identifiers import ResourceType
-from flytecore.spec.literals import KeyValuePair, Literal, RetryStrategy
+from flytecore.spec.literals import KeyValuePair, Literal, LiteralMap, RetryStrategy
 from flytecore.spec.tasks import Container, RuntimeMetadata, RuntimeType, TaskMetadata, TaskTemplate
 from flytecore.spec.workflow import TaskNode
 
@@ -55,6 +55,7 @@ class PythonFunctionTask(Entity):
         limits: Resources | None = None,
         pod_template_name: str = "",
         docs: Any = None,
+        task_resolver: Any = None,
     ) -> None:
         name = name or entity_name(fn)
         super().__init__(name, transform_function_to_interface(fn, f"task {name!r}"))
@@ -92,6 +93,8 @@ class PythonFunctionTask(Entity):
         self.environment = dict(environment or {})
         self.resources = to_spec_resources(requests, limits)
         self.task_type = self._resolve_task_type()
+        # How a task container finds this task (flytecore.sdk.resolver); None: the default one.
+        self.task_resolver = task_resolver
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
     def _resolve_task_type(self) -> Any:
@@ -118,13 +121,24 @@ class PythonFunctionTask(Entity):
     # --- local execution ------------------------------------------------------------------------
 
     def local_execute(self, inputs: dict[str, Literal]) -> dict[str, Literal]:
+        return self.outputs_to_literals(self.run_body(self.inputs_to_python(inputs)))
+
+    def inputs_to_python(self, inputs: dict[str, Literal]) -> dict[str, Any]:
+        """Literal inputs as the body's Python arguments (inputs left out take the function's
+        defaults); the error names the input that does not fit."""
         engine = _engine()
-        kwargs = {
-            name: engine.to_python_value(lit, self.python_interface.inputs[name][0]) for name, lit in inputs.items()
-        }
-        with task_parameters(self.id), self._local_context():
-            result = self.execute(**kwargs)
-        return self.outputs_to_literals(result)
+        values: dict[str, Any] = engine.python_from_literal_map(
+            LiteralMap(literals=inputs), self.python_interface.input_types
+        )
+        return values
+
+    def run_body(self, kwargs: dict[str, Any], parameters: ExecutionParameters | None = None) -> Any:
+        """Run the body with Python arguments under the task type's context and ``parameters``
+        (what ``current_context()`` returns; fresh local ones if None). An exception of the body
+        comes out as :class:`TaskExecutionError` (see :meth:`execute`)."""
+        scope = using_parameters(parameters) if parameters is not None else task_parameters(self.id)
+        with scope, self._local_context():
+            return self.execute(**kwargs)
 
     def execute(self, **kwargs: Any) -> Any:
         """Run the body with Python values; an exception is wrapped with the task name and the
@@ -168,10 +182,12 @@ class PythonFunctionTask(Entity):
             try:
                 literals[name] = value_to_literal(engine, value, outputs[name])
             except TypeTransformerError as exc:
-                raise TypeTransformerError(
-                    f"task {self.name!r}, output {name!r}: expected {type_name(outputs[name])}, "
-                    f"got {describe_value(value)}: {exc}"
-                ) from exc
+                message = f"task {self.name!r}, output {name!r}: expected {type_name(outputs[name])}, got {describe_value(value)}"
+                detail = str(exc)
+                # The engine's own "expected X, got Y" would only repeat the sentence.
+                if detail and not detail.startswith("expected") and detail not in message:
+                    message += f" ({detail})"
+                raise TypeTransformerError(message) from exc
         return literals
 
     # --- registration ---------------------------------------------------------------------------
@@ -226,7 +242,8 @@ def task(_fn: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
     Options: ``cache``, ``cache_version``, ``cache_serialize``, ``cache_ignore_input_vars``,
     ``retries``, ``interruptible``, ``deprecated``, ``timeout`` (seconds or timedelta),
     ``container_image``, ``environment``, ``requests``, ``limits`` (:class:`Resources`),
-    ``task_config`` (a plugin's config: selects the plugin's task type), ``pod_template_name``.
+    ``task_config`` (a plugin's config: selects the plugin's task type), ``pod_template_name``,
+    ``task_resolver`` (how a task container loads the task; see :mod:`flytecore.sdk.resolver`).
     """
 
     def wrapper(fn: Callable[..., Any]) -> PythonFunctionTask:

@@ -90,32 +90,10 @@ class PythonFunctionWorkflow(Entity):
         return self._traced
 
     def _output_values(self, result: Any) -> list[tuple[str, Any, Any]]:
-        outputs = self.python_interface.outputs
-        names = list(outputs)
-        if not names:
-            if result is not None and not isinstance(result, VoidPromise):
-                raise AuthoringError(
-                    f"workflow {self.name!r} declares no outputs but returned {describe_value(result)}; "
-                    "add a return type annotation"
-                )
-            return []
-        if len(names) == 1:
-            values = [single_output_value(result, self.python_interface)]
-        elif isinstance(result, tuple) and len(result) == len(names):
-            values = list(result)
-        else:
-            raise AuthoringError(
-                f"workflow {self.name!r} declares {len(names)} outputs ({', '.join(names)}) but returned "
-                f"{describe_value(result)}"
-            )
-        return [(n, v, outputs[n]) for n, v in zip(names, values, strict=True)]
+        return output_values(self, result)
 
     def _output_bindings(self, result: Any) -> list[Binding]:
-        engine = _engine()
-        return [
-            Binding(var=name, binding=value_to_binding(engine, value, py_type))
-            for name, value, py_type in self._output_values(result)
-        ]
+        return output_bindings(self, result)
 
     def _node_target(self, node_id: str) -> dict[str, Any]:
         return {"workflow_node": WorkflowNode(sub_workflow_ref=self.id)}
@@ -147,6 +125,40 @@ class PythonFunctionWorkflow(Entity):
             outputs=tuple(traced.outputs),
             metadata_defaults=WorkflowMetadataDefaults(interruptible=self.interruptible),
         )
+
+
+def output_values(entity: Entity, result: Any) -> list[tuple[str, Any, Any]]:
+    """(name, value, type) of each output of a traced body's ``result`` (one value, a tuple of
+    them or a void promise), checked against the entity's declared outputs."""
+    outputs = entity.python_interface.outputs
+    names = list(outputs)
+    if not names:
+        if result is not None and not isinstance(result, VoidPromise):
+            raise AuthoringError(
+                f"{entity.kind} {entity.name!r} declares no outputs but returned {describe_value(result)}; "
+                "add a return type annotation"
+            )
+        return []
+    if len(names) == 1:
+        values = [single_output_value(result, entity.python_interface)]
+    elif isinstance(result, tuple) and len(result) == len(names):
+        values = list(result)
+    else:
+        raise AuthoringError(
+            f"{entity.kind} {entity.name!r} declares {len(names)} outputs ({', '.join(names)}) but returned "
+            f"{describe_value(result)}"
+        )
+    return [(n, v, outputs[n]) for n, v in zip(names, values, strict=True)]
+
+
+def output_bindings(entity: Entity, result: Any) -> list[Binding]:
+    """The output bindings of a traced body's ``result``: promises become references to node
+    outputs, plain values become constants."""
+    engine = _engine()
+    return [
+        Binding(var=name, binding=value_to_binding(engine, value, py_type))
+        for name, value, py_type in output_values(entity, result)
+    ]
 
 
 def spec_nodes(nodes: list[SdkNode]) -> list[Node]:

@@ -12,6 +12,7 @@ import attrs
 
 from flytecore.spec import (
     compiled,
+    dynamic,
     events,
     execution,
     identifiers,
@@ -25,6 +26,7 @@ from flytecore.spec import (
 )
 from flytecore.spec.compiled import *  # noqa: F403
 from flytecore.spec.converter import from_json, from_yaml, make_converter, to_json, to_yaml
+from flytecore.spec.dynamic import *  # noqa: F403
 from flytecore.spec.events import *  # noqa: F403
 from flytecore.spec.execution import *  # noqa: F403
 from flytecore.spec.identifiers import *  # noqa: F403
@@ -36,7 +38,9 @@ from flytecore.spec.tasks import *  # noqa: F403
 from flytecore.spec.types import *  # noqa: F403
 from flytecore.spec.workflow import *  # noqa: F403
 
-MODULES = (identifiers, phases, types, literals, interface, tasks, workflow, compiled, launch_plan, execution, events)
+MODULES = (
+    identifiers, phases, types, literals, interface, tasks, workflow, compiled, dynamic, launch_plan, execution, events
+)
 
 ALL_MODELS: tuple[type, ...] = tuple(
     obj

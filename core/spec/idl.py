@@ -60,6 +60,7 @@ from flyteidl.admin import task_execution_pb2 as admin_task_execution_pb2
 from flyteidl.core import (  # type: ignore[import-untyped]
     compiler_pb2,
     condition_pb2,
+    dynamic_job_pb2,
     execution_pb2,
     identifier_pb2,
     interface_pb2,
@@ -92,6 +93,7 @@ _TWIN_MODULES: dict[types.ModuleType, tuple[types.ModuleType, ...]] = {
     spec.tasks: (tasks_pb2,),
     spec.workflow: (workflow_pb2, condition_pb2),
     spec.compiled: (compiler_pb2,),
+    spec.dynamic: (dynamic_job_pb2,),
     spec.launch_plan: (admin_launch_plan_pb2, admin_common_pb2),
     spec.execution: (admin_execution_pb2, admin_node_execution_pb2, admin_task_execution_pb2, execution_pb2),
     spec.events: (event_pb2,),

@@ -243,6 +243,7 @@ def _array_nodes(inner: SearchStrategy[spec.Node]) -> SearchStrategy[spec.ArrayN
         _group({"min_successes": u31, "min_success_ratio": st.floats(0, 1, width=32)}),
         node=inner, parallelism=_opt(u31), execution_mode=st.sampled_from(spec.ArrayExecutionMode),
         data_mode=st.sampled_from(spec.ArrayDataMode), bound_inputs=str_tuples,
+        is_original_sub_node_interface=_opt(st.booleans()),
     )
 
 
@@ -272,6 +273,11 @@ compiled_launch_plans = st.builds(spec.CompiledLaunchPlan, template=launch_plan_
 compiled_closures = st.builds(
     spec.CompiledWorkflowClosure, primary=compiled_workflows, sub_workflows=_tuples(compiled_workflows, 1),
     tasks=_tuples(compiled_tasks, 1), launch_plans=_tuples(compiled_launch_plans, 1),
+)
+# min_successes is an int64 in flyteidl.
+dynamic_job_specs = st.builds(
+    spec.DynamicJobSpec, nodes=_tuples(nodes, 2), min_successes=st.integers(0, 2**63 - 1),
+    outputs=_tuples(bindings, 1), tasks=_tuples(task_templates, 1), subworkflows=_tuples(workflow_templates, 1),
 )
 
 # --- launch plans ----------------------------------------------------------------------------------
@@ -380,7 +386,8 @@ STRATEGIES: dict[type, SearchStrategy[Any]] = {
     spec.WorkflowTemplate: workflow_templates, spec.LaunchPlanTemplate: launch_plan_templates,
     spec.ConnectionSet: connection_sets, spec.CompiledWorkflow: compiled_workflows,
     spec.CompiledTask: compiled_tasks, spec.CompiledLaunchPlan: compiled_launch_plans,
-    spec.CompiledWorkflowClosure: compiled_closures, spec.RawOutputDataConfig: raw_output_configs,
+    spec.CompiledWorkflowClosure: compiled_closures, spec.DynamicJobSpec: dynamic_job_specs,
+    spec.RawOutputDataConfig: raw_output_configs,
     spec.LaunchPlanSpec: launch_plan_specs, spec.LaunchPlanClosure: launch_plan_closures,
     spec.LaunchPlan: launch_plans, spec.ExecutionError: execution_errors, spec.TaskLog: task_logs,
     spec.ExecutionMetadata: execution_metadata, spec.ExecutionSpec: execution_specs,

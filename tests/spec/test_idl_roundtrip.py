@@ -16,6 +16,7 @@ from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2
 from flyteidl.core import (
     compiler_pb2,
     condition_pb2,
+    dynamic_job_pb2,
     identifier_pb2,
     interface_pb2,
     literals_pb2,
@@ -289,6 +290,34 @@ def test_compiled_closure_connections_use_id_lists() -> None:
         downstream={"n0": compiler_pb2.ConnectionSet.IdList(ids=["n1"])},
         upstream={"n1": compiler_pb2.ConnectionSet.IdList(ids=["n0", "start-node"])})
     assert idl.from_idl(msg) == closure
+
+
+def test_dynamic_job_spec_maps_field_by_field() -> None:
+    """futures.pb: nodes, min_successes, output bindings and the referenced templates."""
+    wf, wf_pb = _workflow()
+    task = spec.TaskTemplate(id=_TASK_ID, type="python-task")
+    job = spec.DynamicJobSpec(
+        nodes=wf.nodes,
+        min_successes=2,
+        outputs=wf.outputs,
+        tasks=(task,),
+        subworkflows=(wf,),
+    )
+    expected = dynamic_job_pb2.DynamicJobSpec(
+        nodes=wf_pb.nodes,
+        min_successes=2,
+        outputs=wf_pb.outputs,
+        tasks=[tasks_pb2.TaskTemplate(id=_TASK_ID_PB, type="python-task", metadata=tasks_pb2.TaskMetadata(
+            retries=literals_pb2.RetryStrategy()), interface=interface_pb2.TypedInterface(
+            inputs=interface_pb2.VariableMap(), outputs=interface_pb2.VariableMap()))],
+        subworkflows=[wf_pb],
+    )
+    msg = idl.to_idl(job)
+    assert type(msg) is dynamic_job_pb2.DynamicJobSpec
+    assert msg == expected
+    assert idl.from_idl(dynamic_job_pb2.DynamicJobSpec.FromString(msg.SerializeToString())) == job
+    as_wf = job.to_workflow_template(wf.id, wf.interface)
+    assert (as_wf.nodes, as_wf.outputs, as_wf.interface) == (wf.nodes, wf.outputs, wf.interface)
 
 
 def test_launch_plan_spec_wrappers() -> None:

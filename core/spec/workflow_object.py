@@ -1,0 +1,63 @@
+"""The workflow object: one accepted execution as the engine receives it.
+
+FlyteAdmin turns an accepted execution into a ``FlyteWorkflow`` custom resource that
+FlytePropeller reconciles; here it is this model. It lives in the spec because it is the
+contract between the two planes: the admin builds it (:mod:`flytecore.admin.service.launcher`),
+the propeller stores and runs it, and neither imports the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+
+from flytecore.spec.compiled import CompiledWorkflowClosure
+from flytecore.spec.identifiers import Identifier, NodeExecutionIdentifier, WorkflowExecutionIdentifier
+from flytecore.spec.literals import LiteralMap
+
+__all__ = ["WorkflowObject"]
+
+
+def _frozen_dict(value: dict[str, str] | None) -> dict[str, str]:
+    return dict(value or {})
+
+
+@attrs.frozen(kw_only=True)
+class WorkflowObject:
+    """One execution as the engine receives it (FlyteAdmin's ``FlyteWorkflow`` resource).
+
+    :ivar execution_id: the execution's id; the engine's events name it.
+    :ivar closure: the compiled workflow closure: primary workflow, subworkflows, tasks and
+        launch plans it references.
+    :ivar inputs: the inputs the execution runs with: the caller's, the launch plan's defaults
+        and its fixed inputs, merged and checked against the interface.
+    :ivar inputs_uri: where those inputs are stored (``inputs.pb``, a flyteidl ``LiteralMap``).
+    :ivar metadata_prefix: the execution's metadata folder; node inputs and outputs go below it
+        (``{metadata_prefix}/nodes/{node_id}/…``, the layout of :mod:`flytecore.admin.storage`).
+    :ivar raw_output_prefix: where the execution's tasks write raw data (files, dataframes).
+    :ivar launch_plan_id: the launch plan the execution was started from.
+    :ivar max_parallelism: how many nodes may run at once; 0 means no limit.
+    :ivar interruptible: overrides the tasks' interruptible flag when set.
+    :ivar overwrite_cache: run cached tasks again and replace their cached outputs.
+    :ivar labels: labels for what the engine creates (Kubernetes objects in that mode).
+    :ivar annotations: annotations for what the engine creates.
+    :ivar parent_node_execution: for a child execution (a launch plan node), the node that
+        launched it.
+    :ivar accepted_at: when the admin accepted the request (for acceptance latency metrics).
+    """
+
+    execution_id: WorkflowExecutionIdentifier
+    closure: CompiledWorkflowClosure
+    inputs: LiteralMap
+    inputs_uri: str
+    metadata_prefix: str
+    raw_output_prefix: str
+    launch_plan_id: Identifier
+    max_parallelism: int = 0
+    interruptible: bool | None = None
+    overwrite_cache: bool = False
+    labels: dict[str, str] = attrs.field(factory=dict, converter=_frozen_dict)
+    annotations: dict[str, str] = attrs.field(factory=dict, converter=_frozen_dict)
+    parent_node_execution: NodeExecutionIdentifier | None = None
+    accepted_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
