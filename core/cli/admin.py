@@ -13,7 +13,7 @@ DB_HELP = "Database URL: sqlite:///path/admin.db or postgresql://user@host:port/
 
 @click.group()
 def admin() -> None:
-    """The control plane (FlyteAdmin): its gRPC server and database migrations."""
+    """The control plane (FlyteAdmin): its gRPC and HTTP servers and database migrations."""
 
 
 @admin.command()
@@ -67,13 +67,28 @@ def migrate(db_url: str | None) -> None:
     help="Where executions write raw data (a folder or fsspec URL).  [default: STORAGE/raw]",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; 0.0.0.0 for all interfaces.")
-@click.option("--port", default=30080, show_default=True, type=click.IntRange(0, 65535), help="gRPC port.")
+@click.option("--port", default=30080, show_default=True, type=click.IntRange(0, 65535), help="gRPC port; 0 picks a free one.")
 @click.option(
     "--http-port",
     default=30081,
     show_default=True,
     type=click.IntRange(0, 65535),
-    help="HTTP server (console, REST, uploads, metrics): not implemented yet; accepted and ignored.",
+    help="HTTP port (/healthcheck, /metrics, signed upload and download URLs); 0 picks a free one.",
+)
+@click.option(
+    "--http-base-url",
+    default=None,
+    metavar="URL",
+    help="The URL clients reach the HTTP server at, which signed URLs start with "
+    "(e.g. behind a proxy).  [default: http://HOST:HTTP_PORT]",
+)
+@click.option(
+    "--auth-token-file",
+    default=None,
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="Require 'Authorization: Bearer <token>' on every gRPC call and HTTP request (signed data "
+    "URLs excepted), with the tokens in this file: one per line, '#' comments.  [default: no authentication]",
 )
 def serve(
     db_url: str | None,
@@ -82,25 +97,34 @@ def serve(
     host: str,
     port: int,
     http_port: int,
+    http_base_url: str | None,
+    auth_token_file: str | None,
 ) -> None:
-    """Serve FlyteAdmin's gRPC API.
+    """Serve FlyteAdmin's gRPC API and the admin's HTTP server.
 
-    flyteidl's AdminService, DataProxyService and SignalService; RPCs not implemented yet answer
-    UNIMPLEMENTED. Migrates the database and creates the configured projects first. Stop with
+    gRPC: flyteidl's AdminService, DataProxyService and SignalService; RPCs not implemented yet
+    answer UNIMPLEMENTED. HTTP: /healthcheck, /metrics and the data proxy's signed upload and
+    download URLs. Migrates the database and creates the configured projects first. Stop with
     Ctrl-C or SIGTERM.
     """
     # Imported here so that `flytecore --help` does not pay for gRPC, SQLAlchemy and the compiler.
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
+    from flytecore.admin.auth import load_tokens
     from flytecore.admin.config import AdminConfig
-    from flytecore.admin.grpc import SERVED, implemented_rpcs, run_server
+    from flytecore.admin.grpc import SERVED, ServedAddresses, implemented_rpcs, run_server
     from flytecore.admin.service import AdminService
 
     # Errors of failing calls are logged with their traceback; give them a time and a source.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Only what was given: AdminConfig's own defaults (under $FLYTECORE_HOME) fill in the rest.
-    given = {"db_url": db_url, "storage_prefix": storage_prefix, "raw_data_prefix": raw_data_prefix}
+    given = {
+        "db_url": db_url,
+        "storage_prefix": storage_prefix,
+        "raw_data_prefix": raw_data_prefix,
+        "http_base_url": http_base_url,
+    }
     config = AdminConfig(**{k: v for k, v in given.items() if v is not None})
     try:
         shown_db = make_url(config.db_url).render_as_string(hide_password=True)
@@ -108,18 +132,34 @@ def serve(
         raise click.BadParameter(f"{config.db_url!r} is not a database URL; {DB_HELP}", param_hint="--db") from None
     click.echo(f"database: {shown_db}")
     click.echo(f"storage:  {config.storage_prefix} (raw data: {config.raw_data_prefix or config.storage_prefix + '/raw'})")
-    click.echo(f"HTTP server: not implemented yet (--http-port {http_port} is ignored)")
+    # A missing or empty token file is an error (AuthConfigError, printed by the root command):
+    # silently running without authentication would be the worst reading of it.
+    tokens = load_tokens(auth_token_file) if auth_token_file is not None else None
+    if tokens is not None:
+        click.echo(f"auth:     bearer tokens from {auth_token_file} ({len(tokens)} accepted)")
+    else:
+        click.echo("auth:     none (--auth-token-file enables bearer tokens)")
+        if host in ("0.0.0.0", "::", ""):
+            click.secho(
+                f"warning: listening on every interface ({host}) without --auth-token-file: anyone who can "
+                "reach this machine can register, run and read everything in this admin",
+                fg="yellow",
+                err=True,
+            )
 
-    def ready(address: str) -> None:
+    def started(addresses: ServedAddresses) -> None:
         counts = ", ".join(
             f"{entry.descriptor.name} {len(implemented_rpcs(AdminService, entry))}/{len(entry.descriptor.methods)}"
             for entry in SERVED
         )
-        click.echo(f"gRPC: listening on {address} (RPCs implemented: {counts}; the others answer UNIMPLEMENTED)")
+        click.echo(f"gRPC: listening on {addresses.grpc_address} (RPCs implemented: {counts}; the others answer UNIMPLEMENTED)")
+        click.echo(f"HTTP: listening on {addresses.http_url} (/healthcheck, /metrics, signed upload and download URLs)")
+        if config.http_base_url:
+            click.echo(f"signed URLs start with {config.http_base_url}")
         click.echo("Stop with Ctrl-C.")
 
     try:
-        run_server(config, host=host, port=port, on_ready=ready)
+        run_server(config, host=host, port=port, http_port=http_port, auth_tokens=tokens, on_started=started)
     except (SQLAlchemyError, ValueError, OSError, ImportError) as exc:
         # Unreachable database, unsupported URL, unusable storage, a missing extra (s3fs,
         # psycopg): a message, not a traceback. ServerStartError is a FlyteCoreError, which

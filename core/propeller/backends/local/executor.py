@@ -1,0 +1,213 @@
+"""The local backend's task executor: a task's container command run in the worker pool.
+
+What a Kubernetes pod would run, run here: the template's command line with Flyte's template
+variables filled in (:mod:`.template`), the task's environment plus Flyte's ``FLYTE_INTERNAL_*``
+variables, stdout and stderr captured to the attempt's folder in storage. The result is read
+the way FlytePropeller reads a pod's: ``outputs.pb`` means success, ``error.pb`` says what went
+wrong and whether a retry may help, a worker that died is a system failure (retried on the
+system budget), a non-zero exit without ``error.pb`` is a retryable user failure.
+
+Jobs live in this process's pool. After a propeller restart the pool is new: an attempt whose
+``outputs.pb`` or ``error.pb`` was written before the restart is read as finished; one that was
+still running is a lost attempt, retried as a system failure.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from fsspec.utils import get_protocol
+
+from flytecore.propeller.backends.local.jobs import Job, JobHandle, JobOutcome, JobResult
+from flytecore.propeller.backends.local.pool import WorkerPool
+from flytecore.propeller.backends.local.template import render_command
+from flytecore.propeller.context import TaskContext, TaskTransition, system_error, user_error
+from flytecore.propeller.data import FsspecDataStore, error_from_document
+from flytecore.spec.execution import ErrorKind, TaskLog
+from flytecore.spec.phases import TaskExecutionPhase
+from flytecore.spec.tasks import TaskTemplate
+
+__all__ = ["ContainerExecutor", "LocalBackend"]
+
+_JOB = "job"
+_TAIL_BYTES = 4000
+
+
+def _is_local(uri: str) -> bool:
+    return get_protocol(uri) in ("file", "local")
+
+
+def _local_path(uri: str) -> str:
+    return uri[len("file://") :] if uri.startswith("file://") else uri
+
+
+class ContainerExecutor:
+    """Runs container tasks (flytecore's and flytekit's Python tasks, raw containers) as jobs of
+    a :class:`WorkerPool`."""
+
+    def __init__(self, pool: WorkerPool, data: FsspecDataStore, log_dir: str | os.PathLike[str]) -> None:
+        self.pool = pool
+        self.data = data
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._jobs: dict[str, JobHandle] = {}
+        self._lock = threading.Lock()
+
+    def _log_paths(self, ctx: TaskContext) -> tuple[str, str]:
+        # Straight into storage when it is a local folder; else a local file copied afterwards.
+        if _is_local(ctx.output_prefix):
+            folder = _local_path(ctx.output_prefix)
+        else:
+            folder = str(self.log_dir / ctx.job_id)
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, "stdout.log"), os.path.join(folder, "stderr.log")
+
+    def _logs(self, ctx: TaskContext) -> tuple[TaskLog, ...]:
+        base = ctx.output_prefix.rstrip("/")
+        return (
+            TaskLog(uri=f"{base}/stdout.log", name="stdout"),
+            TaskLog(uri=f"{base}/stderr.log", name="stderr"),
+        )
+
+    def handle(self, ctx: TaskContext) -> TaskTransition:
+        """Submit the attempt on the first call; then report on it."""
+        job_id = ctx.plugin_state.get(_JOB)
+        if job_id is None:
+            return self._submit(ctx)
+        with self._lock:
+            handle = self._jobs.get(job_id)
+        if handle is None:
+            return self._orphan(ctx)
+        result = handle.result()
+        if result is None:
+            return TaskTransition(TaskExecutionPhase.RUNNING, logs=self._logs(ctx))
+        with self._lock:
+            self._jobs.pop(job_id, None)
+        self._upload_logs(ctx)
+        return self._finished(ctx, result)
+
+    def _submit(self, ctx: TaskContext) -> TaskTransition:
+        container = ctx.template.container
+        if container is None:
+            return TaskTransition(
+                TaskExecutionPhase.FAILED,
+                error=user_error(
+                    "NoContainer", f"task {ctx.template.id.name} has no container to run on the local backend"
+                ),
+            )
+        try:
+            argv = render_command(container.command, container.args, ctx)
+        except ValueError as exc:
+            return TaskTransition(
+                TaskExecutionPhase.FAILED,
+                error=user_error("TemplateVariable", f"task {ctx.template.id.name}: {exc}"),
+            )
+        stdout, stderr = self._log_paths(ctx)
+        env = {kv.key: kv.value for kv in container.env}
+        env.update(ctx.environment)
+        job = Job(job_id=ctx.job_id, argv=tuple(argv), env=env, stdout_path=stdout, stderr_path=stderr)
+        handle = self.pool.submit(job)
+        with self._lock:
+            self._jobs[job.job_id] = handle
+        ctx.plugin_state[_JOB] = job.job_id
+        handle.add_done_callback(lambda _h: ctx.wake())
+        return TaskTransition(
+            TaskExecutionPhase.QUEUED, logs=self._logs(ctx), reason="submitted to the local worker pool"
+        )
+
+    def _orphan(self, ctx: TaskContext) -> TaskTransition:
+        """An attempt this process never submitted (the propeller restarted): use what it left."""
+        finished = self._read_result(ctx)
+        if finished is not None:
+            return finished
+        return TaskTransition(
+            TaskExecutionPhase.RETRYABLE_FAILED,
+            error=system_error(
+                "AttemptLost",
+                f"attempt {ctx.task_execution_id.retry_attempt} was running when the propeller stopped",
+            ),
+        )
+
+    def _read_result(self, ctx: TaskContext) -> TaskTransition | None:
+        prefix = ctx.output_prefix.rstrip("/")
+        data = self.data.read_bytes(f"{prefix}/error.pb")
+        if data is not None:
+            error, recoverable = error_from_document(data, f"{prefix}/error.pb")
+            retry = recoverable or error.kind == ErrorKind.SYSTEM
+            phase = TaskExecutionPhase.RETRYABLE_FAILED if retry else TaskExecutionPhase.FAILED
+            return TaskTransition(phase, error=error, logs=self._logs(ctx))
+        for name in ("outputs.pb", "futures.pb"):
+            if self.data.read_bytes(f"{prefix}/{name}") is not None:
+                return TaskTransition(TaskExecutionPhase.SUCCEEDED, logs=self._logs(ctx))
+        return None
+
+    def _finished(self, ctx: TaskContext, result: JobResult) -> TaskTransition:
+        logs = self._logs(ctx)
+        if result.outcome == JobOutcome.CANCELLED:
+            return TaskTransition(TaskExecutionPhase.ABORTED, logs=logs, reason=result.message)
+        if result.outcome in (JobOutcome.CRASHED, JobOutcome.TIMED_OUT):
+            return TaskTransition(
+                TaskExecutionPhase.RETRYABLE_FAILED,
+                logs=logs,
+                error=system_error("WorkerCrashed", result.message),
+            )
+        read = self._read_result(ctx)
+        if read is not None:
+            return read
+        if result.exit_code == 0:
+            # Nothing written: a task without outputs (the handler checks the interface).
+            return TaskTransition(TaskExecutionPhase.SUCCEEDED, logs=logs)
+        tail = self._stderr_tail(ctx)
+        return TaskTransition(
+            TaskExecutionPhase.RETRYABLE_FAILED,
+            logs=logs,
+            error=user_error(
+                f"ExitCode{result.exit_code}",
+                f"the task's process exited with code {result.exit_code} without an error document"
+                + (f"; its stderr ends with:\n{tail}" if tail else ""),
+            ),
+        )
+
+    def _stderr_tail(self, ctx: TaskContext) -> str:
+        data = self.data.read_bytes(f"{ctx.output_prefix.rstrip('/')}/stderr.log") or b""
+        return data[-_TAIL_BYTES:].decode(errors="replace").strip()
+
+    def _upload_logs(self, ctx: TaskContext) -> None:
+        if _is_local(ctx.output_prefix):
+            return
+        folder = self.log_dir / ctx.job_id
+        for name in ("stdout.log", "stderr.log"):
+            path = folder / name
+            if path.exists():
+                self.data.write_bytes(f"{ctx.output_prefix.rstrip('/')}/{name}", path.read_bytes())
+                path.unlink()
+
+    def abort(self, ctx: TaskContext) -> None:
+        """Cancel the attempt's job (queued or running)."""
+        job_id = ctx.plugin_state.get(_JOB)
+        with self._lock:
+            handle = self._jobs.pop(job_id, None) if job_id else None
+        if handle is not None:
+            handle.cancel()
+
+
+class LocalBackend:
+    """The embedded default backend: container tasks in the worker pool; the plugin registry
+    says which task types are installed."""
+
+    def __init__(self, executor: ContainerExecutor, task_types: Iterable[str]) -> None:
+        self.executor = executor
+        self._types = set(task_types)
+
+    def executor_for(self, template: TaskTemplate) -> ContainerExecutor | None:
+        """The container executor for an installed task type with a container."""
+        if template.type not in self._types:
+            return None
+        return self.executor if template.container is not None else None
+
+    def known_types(self) -> list[str]:
+        """The installed task types."""
+        return sorted(self._types)

@@ -1,0 +1,258 @@
+"""The child side of the worker pool: one warm Python process that runs jobs one at a time.
+
+The pool starts ``python -c "...worker import main; main(FD)"`` where FD is one end of a socket
+pair. Protocol (pickled messages, :mod:`multiprocessing.connection` framing):
+
+- pool -> worker, first: ``{"sys_path": [...], "commands": {name: "module:function"},
+  "measure_rss": bool}``; worker -> pool: ``("ready", pid)`` once it is warm.
+- pool -> worker: ``(job_id, argv, env, cwd, stdout_path, stderr_path)`` per job, ``None`` to stop;
+  worker -> pool: ``(exit_code, rss_bytes_or_None, note_or_None)`` per job.
+
+Everything a job may change in the process (file descriptors 1 and 2, ``sys.stdout``/``stderr``,
+``os.environ``, the working directory, ``sys.argv``) is put back after it, so the next job starts
+from the same state. What a job does to imported modules stays: that is the point of warm workers.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import io
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
+from typing import Any
+
+JobMessage = tuple[str, tuple[str, ...], Mapping[str, str], str | None, str | None, str | None]
+InProcessFunction = Callable[[list[str]], Any]
+
+# Exit codes a shell would use when a command cannot be started.
+CANNOT_EXECUTE = 126
+NOT_FOUND = 127
+
+
+def main(fd: int) -> None:
+    """Serve jobs from the pool over the connection on file descriptor ``fd`` until told to stop."""
+    # pass_fds made the socket inheritable; no subprocess of a job should hold the pool's channel.
+    os.set_inheritable(fd, False)
+    conn = Connection(fd)
+    init = conn.recv()
+    # The same import path as the pool's process, so commands registered there resolve here.
+    sys.path[:] = init["sys_path"]
+    _watch_parent(os.getppid())
+    # A segfault in a job then leaves a Python traceback in that job's stderr file (fd 2).
+    faulthandler.enable()
+    for stream in (sys.stdout, sys.stderr):
+        # As on a terminal: print() and os.write(1, ...) stay in order in the job's files.
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
+    runner = JobRunner(init["commands"], measure_rss=init["measure_rss"])
+    runner.preload()
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            break  # the pool went away
+        if message is None:
+            break
+        conn.send(runner.run(message))
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Kill this worker's process group (it and its job's subprocesses) if the pool's process dies.
+
+    Polling getppid() once a second is enough: it only matters when the pool died without
+    closing, e.g. killed by SIGKILL, and it does not race with a graceful stop.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="flytecore-worker-watchdog", daemon=True).start()
+
+
+class JobRunner:
+    """Runs one job at a time in this process and restores the process state after each."""
+
+    def __init__(self, commands: Mapping[str, str], *, measure_rss: bool) -> None:
+        self._commands = dict(commands)
+        self._resolved: dict[str, InProcessFunction] = {}
+        self._measure_rss = measure_rss
+        self._libc_fflush = _libc_fflush()
+
+    def preload(self) -> None:
+        """Import the in-process commands now, so the first job is warm too.
+
+        A command that cannot be imported yet (e.g. its module is still being written) is not an
+        error here: it is resolved again, and its error reported, when a job uses it.
+        """
+        for name in self._commands:
+            try:
+                self._resolve(name)
+            except Exception:
+                pass
+
+    def run(self, message: JobMessage) -> tuple[int, int | None, str | None]:
+        """Run one job; return ``(exit_code, rss_bytes, note)`` for the pool."""
+        job_id, argv, env, cwd, stdout_path, stderr_path = message
+        note = None
+        saved_env = _environ_data().copy()
+        saved_cwd = os.getcwd()
+        saved_argv, saved_out, saved_err = sys.argv, sys.stdout, sys.stderr
+        self._flush(saved_out, saved_err)
+        try:
+            saved_fds = _redirect(stdout_path, stderr_path)
+        except OSError as exc:
+            return CANNOT_EXECUTE, self._rss(), f"cannot open the output files of job {job_id}: {exc}"
+        try:
+            os.environ.update(env)
+            if cwd is not None:
+                os.chdir(cwd)
+            sys.argv = list(argv)
+            if argv[0] in self._commands:
+                code = self._run_in_process(argv)
+            else:
+                code = _run_subprocess(argv)
+        except OSError as exc:  # the cwd does not exist, ...
+            note = f"job {job_id} could not start: {exc}"
+            print(f"flytecore worker: {note}", file=sys.stderr)
+            code = CANNOT_EXECUTE
+        finally:
+            self._flush(sys.stdout, sys.stderr, saved_out, saved_err)
+            _restore_fds(saved_fds)
+            sys.argv, sys.stdout, sys.stderr = saved_argv, saved_out, saved_err
+            os.chdir(saved_cwd)
+            _restore_environ(saved_env)
+        return code, self._rss(), note
+
+    def _run_in_process(self, argv: tuple[str, ...]) -> int:
+        try:
+            return _exit_code(self._resolve(argv[0])(list(argv[1:])))
+        except SystemExit as exc:
+            return _exit_code(exc.code)
+        except BaseException:
+            # The entrypoint catches task errors itself; this is a bug there or a broken command.
+            traceback.print_exc()
+            return 1
+
+    def _resolve(self, name: str) -> InProcessFunction:
+        function = self._resolved.get(name)
+        if function is None:
+            module_name, _, attribute = self._commands[name].partition(":")
+            target: Any = importlib.import_module(module_name)
+            for part in attribute.split("."):
+                target = getattr(target, part)
+            function = self._resolved[name] = target
+        return function
+
+    def _flush(self, *streams: Any) -> None:
+        for stream in streams:
+            try:
+                stream.flush()
+            except Exception:
+                pass  # a job may have closed or replaced its streams
+        if self._libc_fflush is not None:
+            self._libc_fflush(None)  # printf() output of C extensions
+
+    def _rss(self) -> int | None:
+        if not self._measure_rss:
+            return None
+        try:
+            with open("/proc/self/statm", "rb") as statm:
+                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            import resource
+
+            # Not Linux: the peak is the best this platform tells (bytes on macOS).
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _run_subprocess(argv: tuple[str, ...]) -> int:
+    import subprocess
+
+    # fds 1 and 2, os.environ and the cwd are already the job's: the child inherits them.
+    try:
+        return subprocess.run(list(argv), stdin=subprocess.DEVNULL, check=False).returncode
+    except FileNotFoundError:
+        print(f"flytecore worker: command not found: {argv[0]}", file=sys.stderr)
+        return NOT_FOUND
+    except PermissionError as exc:
+        print(f"flytecore worker: cannot run {argv[0]}: {exc}", file=sys.stderr)
+        return CANNOT_EXECUTE
+
+
+def _exit_code(value: object) -> int:
+    """sys.exit()'s rules: None is 0, an int is itself, anything else is printed and 1."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    print(value, file=sys.stderr)
+    return 1
+
+
+def _redirect(stdout_path: str | None, stderr_path: str | None) -> list[tuple[int, int]]:
+    """Point fds 1 and 2 at the job's files; return ``(fd, saved copy)`` pairs to undo it."""
+    opened: dict[str, int] = {}
+    saved: list[tuple[int, int]] = []
+    try:
+        for target, path in ((1, stdout_path), (2, stderr_path)):
+            if path is None:
+                continue
+            if path not in opened:  # one file for both streams: one open file description
+                opened[path] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+            saved.append((target, os.dup(target)))
+            os.dup2(opened[path], target)
+    except OSError:
+        _restore_fds(saved)
+        raise
+    finally:
+        for fd in opened.values():
+            os.close(fd)
+    return saved
+
+
+def _restore_fds(saved: list[tuple[int, int]]) -> None:
+    for target, copy in saved:
+        os.dup2(copy, target)
+        os.close(copy)
+
+
+def _environ_data() -> dict[Any, Any]:
+    """os.environ's own dict: encoded on CPython, which copies and compares in a microsecond,
+    where decoding every variable costs ~2 µs each -- the largest part of a trivial job's overhead.
+    """
+    data = getattr(os.environ, "_data", None)
+    return data if isinstance(data, dict) else dict(os.environ)
+
+
+def _restore_environ(saved: dict[Any, Any]) -> None:
+    """Undo a job's changes to os.environ (``saved`` from _environ_data().copy()), key by key."""
+    current = _environ_data()
+    if current == saved:
+        return
+    encoded = current is not os.environ and current is getattr(os.environ, "_data", None)
+    decode: Any = os.fsdecode if encoded else str  # how os.environ encodes, on POSIX
+    # Through os.environ, not its dict: its setters and deleters also update the C environment.
+    for key in [key for key in current if key not in saved]:
+        del os.environ[decode(key)]
+    for key, value in saved.items():
+        if current.get(key) != value:
+            os.environ[decode(key)] = decode(value)
+
+
+def _libc_fflush() -> Callable[[None], int] | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None).fflush  # type: ignore[no-any-return]
+    except (ImportError, OSError, AttributeError):
+        return None

@@ -1,0 +1,480 @@
+"""The engine: one round over one execution (FlytePropeller's workflow executor).
+
+A round walks the workflow's DAG from what changed since the last round, starts the nodes whose
+upstream nodes finished, asks the node handlers of running nodes how they are doing, applies
+retries (user and system failures counted apart), per-attempt timeouts, the failure policy and
+max parallelism, and records every phase change as an event. It does no I/O of its own: storage,
+task execution and child executions come through :class:`~flytecore.propeller.context.Services`.
+
+A round is cheap when little changed: each scope (the workflow, and every subworkflow, branch
+case, dynamic workflow or map element nested in it) keeps a :class:`Cursor` of its running nodes
+and of nodes to look at, so a round touches the nodes that can move, not the whole DAG. Cursors
+live in memory only; after a restart the first round rebuilds them from the saved statuses.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from flytecore.propeller.bindings import BindingError, resolve_bindings
+from flytecore.propeller.context import (
+    EngineConfig,
+    NodeContext,
+    Services,
+    Transition,
+    system_error,
+    user_error,
+)
+from flytecore.propeller.events import Event, node_event, workflow_event
+from flytecore.propeller.executable import END_NODE_ID, START_NODE_ID, Closure, Executable
+from flytecore.propeller.state import ExecutionState, NodeStatus
+from flytecore.spec.execution import ErrorKind, ExecutionError
+from flytecore.spec.literals import LiteralMap
+from flytecore.spec.phases import NodePhase, WorkflowExecutionPhase
+from flytecore.spec.workflow import Node, OnFailurePolicy
+from flytecore.spec.workflow_object import WorkflowObject
+
+__all__ = ["Cursor", "Engine", "Run", "Scope", "ScopeResult", "node_kind"]
+
+log = logging.getLogger(__name__)
+
+_FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED)
+
+
+def node_kind(node: Node) -> str:
+    """Which handler runs ``node``: task, subworkflow, launchplan, branch, gate or array."""
+    if node.task_node is not None:
+        return "task"
+    if node.workflow_node is not None:
+        return "subworkflow" if node.workflow_node.sub_workflow_ref is not None else "launchplan"
+    if node.branch_node is not None:
+        return "branch"
+    if node.gate_node is not None:
+        return "gate"
+    if node.array_node is not None:
+        return "array"
+    raise ValueError(f"node {node.id!r} has no target (task, workflow, branch, gate or array)")
+
+
+class Run:
+    """One execution in the engine's hands: its workflow object, statuses, the events of the
+    current round and the in-memory cursors."""
+
+    def __init__(self, obj: WorkflowObject, state: ExecutionState | None = None, *, producer_id: str = "flytecore-propeller") -> None:
+        self.obj = obj
+        self.state = state or ExecutionState()
+        self.closure = Closure(obj.closure)
+        self.producer_id = producer_id
+        self.events: list[Event] = []
+        self.cursors: dict[str, Cursor] = {}
+        self.wake_at: float | None = None
+        self.running_tasks: set[str] = set()
+        # Handlers' in-memory caches (compiled dynamic workflows, map element DAGs), rebuilt
+        # from saved state after a restart.
+        self.memo: dict[str, dict[str, Any]] = collections.defaultdict(dict)
+
+    @property
+    def execution_id(self):  # type: ignore[no-untyped-def]
+        """The execution's id."""
+        return self.obj.execution_id
+
+    def want_wake(self, at: float | None) -> None:
+        """Ask for a round at ``at`` at the latest."""
+        if at is not None and (self.wake_at is None or at < self.wake_at):
+            self.wake_at = at
+
+    def take_events(self) -> list[Event]:
+        """The events of this round, clearing the list."""
+        events, self.events = self.events, []
+        return events
+
+
+@attrs.define
+class Scope:
+    """A workflow being walked: the primary workflow, or one nested in a node.
+
+    :ivar executable: the workflow.
+    :ivar prefix: prepended to node ids to make unique ids (``""`` at the top).
+    :ivar parent_key: the node the scope is nested in.
+    :ivar inputs: the workflow's inputs (the start node's outputs).
+    :ivar outer: outputs of nodes outside the scope that its bindings may name (a branch's
+        case reads the nodes of the workflow around it).
+    :ivar parallelism: how many of the scope's nodes may run at once (0: no limit).
+    :ivar on_failure: overrides the workflow's failure policy (a map task runs every element).
+    """
+
+    executable: Executable
+    prefix: str
+    parent_key: str | None
+    inputs: LiteralMap
+    outer: Callable[[str], LiteralMap | None] | None = None
+    parallelism: int = 0
+    on_failure: OnFailurePolicy | None = None
+
+    @property
+    def failure_policy(self) -> OnFailurePolicy:
+        """What a node failure does to the rest of the scope."""
+        return self.on_failure if self.on_failure is not None else self.executable.template.metadata.on_failure
+
+    def key(self, node_id: str) -> str:
+        """The unique id of ``node_id`` in this scope."""
+        return f"{self.prefix}{node_id}"
+
+
+@attrs.define
+class Cursor:
+    """Where a scope stands: nodes running, nodes to look at, the first failure."""
+
+    active: set[str] = attrs.field(factory=set)
+    candidates: set[str] = attrs.field(factory=set)
+    failed: str | None = None
+
+
+@attrs.frozen
+class ScopeResult:
+    """How a scope stands after a walk: RUNNING, SUCCEEDED (with outputs), FAILED or ABORTED."""
+
+    phase: NodePhase
+    outputs: LiteralMap | None = None
+    error: ExecutionError | None = None
+    failed_node: str | None = None
+
+
+class Engine:
+    """Runs rounds. Node handlers by kind come from :mod:`flytecore.propeller.handlers`
+    (plugins may replace them through the execution hook)."""
+
+    def __init__(self, services: Services, config: EngineConfig | None = None, handlers: dict[str, object] | None = None) -> None:
+        from flytecore.propeller.handlers import default_handlers
+
+        self.services = services
+        self.config = config or EngineConfig()
+        self.handlers: dict[str, object] = {**default_handlers(), **(handlers or {})}
+        # Called with (kind, end phase, seconds since queued) when a node ends (metrics).
+        self.on_node_finished: Callable[[str, NodePhase, float], None] | None = None
+
+    # --- the round ---------------------------------------------------------------------------
+
+    def round(self, run: Run, now: float) -> bool:
+        """Advance ``run`` as far as it can go now. Returns True once the execution finished.
+        Events land in ``run.events``; changed statuses are marked dirty in ``run.state``."""
+        wf = run.state.workflow
+        run.wake_at = None
+        if wf.phase.is_terminal:
+            return True
+        if wf.phase == WorkflowExecutionPhase.QUEUED:
+            self._set_workflow(run, WorkflowExecutionPhase.RUNNING, now)
+            wf.started_at = now
+        top = Scope(run.closure.primary, "", None, run.obj.inputs)
+        if wf.abort_cause is not None:
+            self.abort_scope(run, top, wf.abort_cause, now)
+            wf.error = ExecutionError(code="Aborted", message=wf.abort_cause, kind=ErrorKind.USER)
+            self._set_workflow(run, WorkflowExecutionPhase.ABORTED, now)
+            return True
+        result = self.walk(run, top, now)
+        if result.phase == NodePhase.SUCCEEDED:
+            wf.outputs = result.outputs
+            self._set_workflow(run, WorkflowExecutionPhase.SUCCEEDED, now, outputs=result.outputs)
+            return True
+        if result.phase in _FAILED:
+            if wf.phase != WorkflowExecutionPhase.FAILING:
+                wf.error, wf.failed_node = result.error, result.failed_node
+                self._set_workflow(run, WorkflowExecutionPhase.FAILING, now)
+            if not self._failure_node_done(run, top, now):
+                return False
+            self._set_workflow(run, WorkflowExecutionPhase.FAILED, now, error=wf.error)
+            return True
+        return False
+
+    def _set_workflow(self, run: Run, phase: WorkflowExecutionPhase, now: float, **result: object) -> None:
+        wf = run.state.workflow
+        wf.phase, wf.updated_at = phase, now
+        run.state.workflow_dirty = True
+        workflow_event(run, phase, now, **result)  # type: ignore[arg-type]
+
+    def _failure_node_done(self, run: Run, top: Scope, now: float) -> bool:
+        """Run the workflow's on-failure node (its ``failure_node``) to the end, if it has one."""
+        failure_node = top.executable.template.failure_node
+        if failure_node is None:
+            return True
+        key = failure_node.id
+        status = run.state.node(key)
+        if status.phase.is_terminal:
+            return True
+        self._step_node(run, top, failure_node, key, status, now, collections.deque())
+        return status.phase.is_terminal
+
+    # --- scopes ------------------------------------------------------------------------------
+
+    def cursor(self, run: Run, scope: Scope) -> Cursor:
+        """The scope's cursor, rebuilt from the saved statuses after a restart."""
+        cur = run.cursors.get(scope.prefix)
+        if cur is None:
+            cur = run.cursors[scope.prefix] = Cursor()
+            started = False
+            for node_id in scope.executable.nodes:
+                status = run.state.peek(scope.key(node_id))
+                if status is None:
+                    continue
+                started = True
+                if status.phase in _FAILED and cur.failed is None:
+                    cur.failed = node_id
+                elif not status.phase.is_terminal:
+                    cur.candidates.add(node_id)
+            if started:
+                # Nodes whose upstream all finished may not have been looked at before the restart.
+                cur.candidates.update(n for n in scope.executable.nodes if run.state.peek(scope.key(n)) is None)
+            else:
+                cur.candidates.update(scope.executable.start_successors)
+        return cur
+
+    def walk(self, run: Run, scope: Scope, now: float) -> ScopeResult:
+        """One pass over the nodes of ``scope`` that can move."""
+        ex = scope.executable
+        cur = self.cursor(run, scope)
+        queue: collections.deque[str] = collections.deque(cur.active)
+        queue.extend(cur.candidates)
+        cur.candidates = set()
+        seen: set[str] = set()
+        stop_on_failure = scope.failure_policy == OnFailurePolicy.FAIL_IMMEDIATELY
+        while queue:
+            node_id = queue.popleft()
+            # A node is handled at most once per round; one that waits may become ready later in it.
+            if node_id in seen or node_id in (END_NODE_ID, START_NODE_ID):
+                continue
+            if cur.failed is not None and stop_on_failure:
+                break
+            key = scope.key(node_id)
+            status = run.state.node(key)
+            if status.phase.is_terminal:
+                continue
+            if status.phase == NodePhase.NOT_YET_STARTED:
+                verdict = self._upstream_verdict(run, scope, node_id)
+                if verdict == "wait":
+                    continue
+                if verdict == "blocked":
+                    continue  # an upstream node failed: this one never runs
+                if verdict == "skip":
+                    self._finish(run, scope, key, ex.nodes[node_id], status, NodePhase.SKIPPED, now)
+                    queue.extend(ex.downstream.get(node_id, ()))
+                    continue
+                limit = run.obj.max_parallelism
+                if (limit and len(run.running_tasks) >= limit and node_kind(ex.nodes[node_id]) == "task") or (
+                    scope.parallelism and len(cur.active) >= scope.parallelism
+                ):
+                    cur.candidates.add(node_id)  # held back by max parallelism
+                    continue
+            seen.add(node_id)
+            self._step_node(run, scope, ex.nodes[node_id], key, status, now, queue)
+            if status.phase.is_terminal:
+                cur.active.discard(node_id)
+                if status.phase in _FAILED:
+                    cur.failed = cur.failed or node_id
+                queue.extend(ex.downstream.get(node_id, ()))
+                if run.obj.max_parallelism or scope.parallelism:
+                    queue.extend(cur.candidates)  # a slot freed up
+                    cur.candidates = set()
+            else:
+                cur.active.add(node_id)
+        return self._scope_result(run, scope, cur, now)
+
+    def _scope_result(self, run: Run, scope: Scope, cur: Cursor, now: float) -> ScopeResult:
+        ex = scope.executable
+        if cur.failed is not None:
+            if scope.failure_policy == OnFailurePolicy.FAIL_IMMEDIATELY:
+                self.abort_scope(run, scope, f"node {cur.failed} failed", now)
+            elif cur.active or cur.candidates:
+                return ScopeResult(NodePhase.RUNNING)
+            failed_key = scope.key(cur.failed)
+            error = run.state.node(failed_key).error or system_error("NodeFailed", f"node {cur.failed} failed")
+            return ScopeResult(NodePhase.FAILED, error=error, failed_node=failed_key)
+        if cur.active or cur.candidates:
+            return ScopeResult(NodePhase.RUNNING)
+        ups = ex.upstream.get(END_NODE_ID, ())
+        if not all(u == START_NODE_ID or run.state.node(scope.key(u)).phase.is_terminal for u in ups):
+            return ScopeResult(NodePhase.RUNNING)
+        try:
+            outputs = resolve_bindings(ex.template.outputs, self.outputs_lookup(run, scope))
+        except BindingError as exc:
+            return ScopeResult(NodePhase.FAILED, error=user_error("OutputsNotFound", f"workflow outputs: {exc}"))
+        return ScopeResult(NodePhase.SUCCEEDED, outputs=outputs)
+
+    def _upstream_verdict(self, run: Run, scope: Scope, node_id: str) -> str:
+        """"run", "wait" (an upstream node runs), "skip" (one was skipped) or "blocked" (failed)."""
+        verdict = "run"
+        for up in scope.executable.upstream.get(node_id, ()):
+            if up == START_NODE_ID:
+                continue
+            phase = run.state.node(scope.key(up)).phase
+            if not phase.is_terminal:
+                return "wait"
+            if phase in _FAILED:
+                verdict = "blocked"
+            elif phase == NodePhase.SKIPPED and verdict == "run":
+                verdict = "skip"
+        return verdict
+
+    def outputs_lookup(self, run: Run, scope: Scope) -> Callable[[str], LiteralMap | None]:
+        """Node outputs by node id within ``scope`` (the start node's are the scope's inputs)."""
+
+        nodes, outer = scope.executable.nodes, scope.outer
+
+        def lookup(node_id: str) -> LiteralMap | None:
+            if node_id == START_NODE_ID:
+                return scope.inputs
+            if outer is not None and node_id not in nodes:
+                return outer(node_id)
+            status = run.state.peek(scope.key(node_id))
+            return status.outputs if status is not None else None
+
+        return lookup
+
+    # --- one node ----------------------------------------------------------------------------
+
+    def node_context(self, run: Run, scope: Scope, node: Node, key: str, status: NodeStatus, now: float) -> NodeContext:
+        """The handler's view of a node, with its inputs resolved."""
+        types = None
+        inputs = resolve_bindings(node.inputs, self.outputs_lookup(run, scope), types)
+        return NodeContext(self, run, key, node, status, inputs, scope.parent_key, now, scope)
+
+    def _step_node(
+        self, run: Run, scope: Scope, node: Node, key: str, status: NodeStatus, now: float, queue: collections.deque[str]
+    ) -> None:
+        """Start the node if needed and ask its handler once (again after a retryable failure)."""
+        kind = node_kind(node)
+        handler = self.handlers[kind]
+        try:
+            ctx = self.node_context(run, scope, node, key, status, now)
+        except BindingError as exc:
+            status.error = user_error("BindingResolutionFailure", f"node {node.id}: {exc}")
+            self._finish(run, scope, key, node, status, NodePhase.FAILED, now)
+            return
+        if status.phase == NodePhase.NOT_YET_STARTED:
+            status.phase, status.queued_at, status.attempts = NodePhase.QUEUED, now, 1
+            status.attempt_started_at = now
+            run.state.touch(key)
+            node_event(run, key, node, status, now, parent_key=scope.parent_key, kind=kind, inputs=ctx.inputs)
+        for _ in range(2 + self.config.max_system_retries + _user_retries(run, node)):
+            transition = self._timed_out(handler, ctx) or handler.handle(ctx)  # type: ignore[attr-defined]
+            if transition.phase != NodePhase.RETRYABLE_FAILURE or not self._retry(run, node, status, transition, now):
+                break
+        self._apply(run, scope, node, key, status, transition, now, kind)
+
+    def _timed_out(self, handler: object, ctx: NodeContext) -> Transition | None:
+        timeout = _timeout(ctx.run, ctx.node)
+        started = ctx.status.attempt_started_at
+        if timeout is None or started is None or ctx.status.phase not in (NodePhase.QUEUED, NodePhase.RUNNING):
+            return None
+        if ctx.now - started < timeout:
+            ctx.run.want_wake(started + timeout)
+            return None
+        handler.abort(ctx, "timed out")  # type: ignore[attr-defined]
+        error = user_error("Timeout", f"attempt {ctx.status.retry_attempt} ran longer than its timeout of {timeout:g} s")
+        return Transition(NodePhase.RETRYABLE_FAILURE, error=error, message="timed out")
+
+    def _retry(self, run: Run, node: Node, status: NodeStatus, transition: Transition, now: float) -> bool:
+        """Count a failed attempt; True if another one starts."""
+        error = transition.error or system_error("Unknown", "the attempt failed")
+        status.error = error
+        if error.kind == ErrorKind.SYSTEM:
+            status.system_failures += 1
+            allowed = status.system_failures <= self.config.max_system_retries
+        else:
+            status.user_failures += 1
+            allowed = status.user_failures <= _user_retries(run, node)
+        if not allowed:
+            return False
+        status.attempts += 1
+        status.attempt_started_at = now
+        status.plugin_state = {}
+        status.message = f"retrying after: {error.message.splitlines()[0] if error.message else error.code}"
+        return True
+
+    def _apply(
+        self, run: Run, scope: Scope, node: Node, key: str, status: NodeStatus, transition: Transition, now: float, kind: str
+    ) -> None:
+        phase = transition.phase
+        run.state.touch(key)
+        status.updated_at = now
+        if transition.message:
+            status.message = transition.message
+        if phase == NodePhase.RETRYABLE_FAILURE:  # the budget is spent
+            status.error = transition.error or status.error
+            phase = NodePhase.TIMED_OUT if (status.error and status.error.code == "Timeout") else NodePhase.FAILED
+        if phase in (NodePhase.RUNNING, NodePhase.DYNAMIC_RUNNING):
+            if status.phase not in (NodePhase.RUNNING, NodePhase.DYNAMIC_RUNNING):
+                status.phase, status.started_at = phase, status.started_at or now
+                node_event(run, key, node, status, now, parent_key=scope.parent_key, kind=kind)
+            elif status.phase != phase:
+                status.phase = phase
+            status.wake_at = transition.wake_at
+            run.want_wake(transition.wake_at)
+            return
+        if phase == NodePhase.SUCCEEDED:
+            status.outputs = transition.outputs or LiteralMap()
+        elif transition.error is not None:
+            status.error = transition.error
+        self._finish(run, scope, key, node, status, phase, now, kind=kind)
+
+    def _finish(
+        self, run: Run, scope: Scope, key: str, node: Node, status: NodeStatus, phase: NodePhase, now: float, kind: str | None = None
+    ) -> None:
+        status.phase, status.updated_at, status.wake_at = phase, now, None
+        run.state.touch(key)
+        run.running_tasks.discard(key)
+        kind = kind or node_kind(node)
+        node_event(run, key, node, status, now, parent_key=scope.parent_key, kind=kind)
+        if self.on_node_finished is not None and status.queued_at is not None:
+            self.on_node_finished(kind, phase, now - status.queued_at)
+
+    # --- aborting ----------------------------------------------------------------------------
+
+    def abort_scope(self, run: Run, scope: Scope, cause: str, now: float) -> None:
+        """Abort every running node of ``scope`` (and, through their handlers, what they run)."""
+        cur = self.cursor(run, scope)
+        for node_id in sorted(cur.active | cur.candidates):
+            key = scope.key(node_id)
+            status = run.state.node(key)
+            if status.phase.is_terminal or status.phase == NodePhase.NOT_YET_STARTED:
+                continue
+            node = scope.executable.nodes[node_id]
+            handler = self.handlers[node_kind(node)]
+            try:
+                ctx = self.node_context(run, scope, node, key, status, now)
+                handler.abort(ctx, cause)  # type: ignore[attr-defined]
+            except Exception:  # an abort must reach every node; a handler's failure is logged
+                log.exception("aborting node %s of %s failed", key, run.execution_id)
+            status.error = ExecutionError(code="Aborted", message=cause, kind=ErrorKind.SYSTEM)
+            self._finish(run, scope, key, node, status, NodePhase.ABORTED, now)
+        cur.active.clear()
+        cur.candidates.clear()
+
+
+def _user_retries(run: Run, node: Node) -> int:
+    """Retries for user failures: the node's override, else its task's."""
+    if node.metadata is not None and node.metadata.retries is not None:
+        return node.metadata.retries.retries
+    if node.task_node is not None:
+        try:
+            return run.closure.task(node.task_node.reference_id).metadata.retries.retries
+        except KeyError:
+            return 0
+    return 0
+
+
+def _timeout(run: Run, node: Node) -> float | None:
+    """The per-attempt timeout in seconds: the node's override, else its task's."""
+    if node.metadata is not None and node.metadata.timeout:
+        return node.metadata.timeout.total_seconds()
+    if node.task_node is not None:
+        try:
+            timeout = run.closure.task(node.task_node.reference_id).metadata.timeout
+        except KeyError:
+            return None
+        return timeout.total_seconds() if timeout else None
+    return None

@@ -1,0 +1,209 @@
+"""Task nodes: run the task through the executor the backend chooses for its type.
+
+The handler prepares the attempt (``inputs.pb``, output prefix, Flyte's environment variables),
+asks the task executor how the attempt is doing, turns its answer into task events, and reads
+the outputs the task wrote. A task whose type no installed plugin runs fails with a message
+naming the type and what is installed. A ``@dynamic`` task that wrote a sub-workflow
+(``futures.pb``) is handed to :mod:`flytecore.propeller.handlers.dynamic`.
+"""
+
+from __future__ import annotations
+
+from flytecore.propeller.context import (
+    NodeContext,
+    TaskContext,
+    TaskTransition,
+    Transition,
+    system_error,
+    user_error,
+)
+from flytecore.propeller.events import task_event
+from flytecore.propeller.handlers import dynamic
+from flytecore.spec.identifiers import NodeExecutionIdentifier, TaskExecutionIdentifier
+from flytecore.spec.literals import LiteralMap
+from flytecore.spec.phases import TaskExecutionPhase
+from flytecore.spec.tasks import TaskTemplate
+
+__all__ = ["TaskHandler", "task_context"]
+
+_RUNNING_PHASES = (
+    TaskExecutionPhase.QUEUED,
+    TaskExecutionPhase.INITIALIZING,
+    TaskExecutionPhase.WAITING_FOR_RESOURCES,
+    TaskExecutionPhase.RUNNING,
+)
+
+
+def _template(ctx: NodeContext) -> TaskTemplate:
+    assert ctx.node.task_node is not None
+    return ctx.run.closure.task(ctx.node.task_node.reference_id)
+
+
+def task_context(ctx: NodeContext, template: TaskTemplate) -> TaskContext:
+    """The executor's view of the node's current attempt."""
+    run, status = ctx.run, ctx.status
+    eid = run.obj.execution_id
+    attempt = status.retry_attempt
+    raw = f"{run.obj.raw_output_prefix.rstrip('/')}/{ctx.key}/{attempt}"
+    interruptible = run.obj.interruptible
+    if interruptible is None and ctx.node.metadata is not None:
+        interruptible = ctx.node.metadata.interruptible
+    if interruptible is None:
+        interruptible = bool(template.metadata.interruptible)
+    tid = template.id
+    env = {
+        "FLYTE_INTERNAL_EXECUTION_PROJECT": eid.project,
+        "FLYTE_INTERNAL_EXECUTION_DOMAIN": eid.domain,
+        "FLYTE_INTERNAL_EXECUTION_ID": eid.name,
+        "FLYTE_INTERNAL_TASK_PROJECT": tid.project,
+        "FLYTE_INTERNAL_TASK_DOMAIN": tid.domain,
+        "FLYTE_INTERNAL_TASK_NAME": tid.name,
+        "FLYTE_INTERNAL_TASK_VERSION": tid.version,
+        "FLYTE_INTERNAL_NODE_ID": ctx.key,
+        "FLYTE_ATTEMPT_NUMBER": str(attempt),
+        "FLYTE_INTERNAL_EXECUTION_WORKFLOW": f"{run.obj.launch_plan_id.project}:{run.obj.launch_plan_id.domain}:{run.obj.launch_plan_id.name}",
+    }
+    if interruptible:
+        env["FLYTE_INTERNAL_INTERRUPTIBLE"] = "true"
+    return TaskContext(
+        template=template,
+        task_execution_id=TaskExecutionIdentifier(
+            task_id=tid, node_execution_id=NodeExecutionIdentifier(node_id=ctx.key, execution_id=eid), retry_attempt=attempt
+        ),
+        inputs=ctx.inputs,
+        inputs_uri=f"{ctx.node_prefix}/inputs.pb",
+        output_prefix=f"{ctx.node_prefix}/{attempt}",
+        raw_output_prefix=raw,
+        checkpoint_prefix=f"{raw}/_flytecheckpoints",
+        prev_checkpoint_prefix=(
+            f"{run.obj.raw_output_prefix.rstrip('/')}/{ctx.key}/{attempt - 1}/_flytecheckpoints" if attempt else '""'
+        ),
+        plugin_state=status.plugin_state,
+        interruptible=interruptible,
+        environment=env,
+        wake=lambda: ctx.engine.services.wake(eid),
+        now=ctx.now,
+    )
+
+
+class TaskHandler:
+    """Runs task nodes (and the sub-workflows of dynamic tasks)."""
+
+    def handle(self, ctx: NodeContext) -> Transition:
+        """Start or check on the current attempt."""
+        try:
+            template = _template(ctx)
+        except KeyError as exc:
+            return Transition.failed(system_error("TaskNotFound", f"node {ctx.node.id}: {exc.args[0]}"))
+        if ctx.status.dynamic:
+            return dynamic.handle(ctx, template)
+        if template.type == "echo":  # no container: the outputs are the inputs
+            self._event(ctx, template, TaskTransition(TaskExecutionPhase.SUCCEEDED), outputs=ctx.inputs)
+            return Transition.succeeded(ctx.inputs)
+        backend = ctx.engine.services.tasks
+        executor = backend.executor_for(template)
+        if executor is None:
+            known = ", ".join(sorted(backend.known_types())) or "none"
+            return Transition.failed(
+                user_error(
+                    "UnknownTaskType",
+                    f"node {ctx.node.id}: no installed plugin runs task type {template.type!r} "
+                    f"(task {template.id.name}); task types installed: {known}. Install the plugin "
+                    f"distribution for it (e.g. pip install flyte-plugin-{template.type.split('-')[0]}).",
+                )
+            )
+        tctx = task_context(ctx, template)
+        if not ctx.status.plugin_state:
+            # A new attempt: its inputs go to storage for the task's process to read.
+            ctx.engine.services.data.write_literal_map(tctx.inputs_uri, ctx.inputs)
+            ctx.run.running_tasks.add(ctx.key)
+        result = executor.handle(tctx)
+        ctx.touch()
+        if result.phase in _RUNNING_PHASES:
+            self._event(ctx, template, result)
+            wake = result.wake_at if result.wake_at is not None else None
+            return Transition.running(wake_at=wake, message=result.reason)
+        ctx.run.running_tasks.discard(ctx.key)
+        if result.phase == TaskExecutionPhase.SUCCEEDED:
+            return self._succeeded(ctx, template, tctx, result)
+        error = result.error or system_error("TaskFailed", result.reason or "the task failed")
+        self._event(ctx, template, result, error=error)
+        if result.phase == TaskExecutionPhase.RETRYABLE_FAILED:
+            return Transition.retryable(error)
+        return Transition.failed(error)
+
+    def _succeeded(self, ctx: NodeContext, template: TaskTemplate, tctx: TaskContext, result: TaskTransition) -> Transition:
+        data = ctx.engine.services.data
+        outputs = result.outputs
+        output_uri = f"{tctx.output_prefix}/outputs.pb"
+        if outputs is None:
+            outputs = data.read_literal_map(output_uri)
+        if outputs is None:
+            spec = dynamic.read_futures(ctx, tctx)
+            if spec is not None:
+                self._event(ctx, template, TaskTransition(TaskExecutionPhase.RUNNING, reason="dynamic workflow running"))
+                return dynamic.start(ctx, template, spec)
+            if template.interface.outputs:
+                error = user_error(
+                    "OutputsNotFound",
+                    f"task {template.id.name} finished without writing its outputs ({output_uri} is missing)",
+                )
+                self._event(ctx, template, TaskTransition(TaskExecutionPhase.FAILED), error=error)
+                return Transition.failed(error)
+            outputs = LiteralMap()
+        missing = sorted(set(template.interface.outputs) - set(outputs.literals))
+        if missing:
+            error = user_error("OutputsNotFound", f"task {template.id.name} did not produce output(s) {', '.join(missing)}")
+            self._event(ctx, template, TaskTransition(TaskExecutionPhase.FAILED), error=error)
+            return Transition.failed(error)
+        self._event(ctx, template, result, outputs=outputs, output_uri=None if result.outputs is not None else output_uri)
+        return Transition.succeeded(outputs)
+
+    def _event(
+        self,
+        ctx: NodeContext,
+        template: TaskTemplate,
+        result: TaskTransition,
+        *,
+        outputs: LiteralMap | None = None,
+        output_uri: str | None = None,
+        error: object = None,
+    ) -> None:
+        status = ctx.status
+        attempt = status.retry_attempt
+        # One event per phase per attempt; the attempt number is part of the phase identity.
+        marker = f"{attempt}:{int(result.phase)}"
+        if status.plugin_state.get("_reported") == marker and not (outputs or error):
+            return
+        status.plugin_state["_reported"] = marker
+        task_event(
+            ctx.run,
+            ctx.key,
+            template.id,
+            attempt,
+            result.phase,
+            0,
+            ctx.now,
+            task_type=template.type,
+            logs=result.logs,
+            output_uri=output_uri,
+            outputs=outputs if output_uri is None else None,
+            error=error,  # type: ignore[arg-type]
+            inputs=ctx.inputs if result.phase in _RUNNING_PHASES else None,
+            reason=result.reason,
+        )
+
+    def abort(self, ctx: NodeContext, cause: str) -> None:
+        """Stop the running attempt (or the dynamic workflow)."""
+        try:
+            template = _template(ctx)
+        except KeyError:
+            return
+        if ctx.status.dynamic:
+            dynamic.abort(ctx, template, cause)
+            return
+        executor = ctx.engine.services.tasks.executor_for(template)
+        if executor is not None and ctx.status.plugin_state:
+            executor.abort(task_context(ctx, template))
+        ctx.run.running_tasks.discard(ctx.key)
+        self._event(ctx, template, TaskTransition(TaskExecutionPhase.ABORTED, reason=cause))

@@ -1,0 +1,253 @@
+"""The propeller process: leases due workflows from the store, runs a round on each, saves the
+result with its events, and delivers the events to the admin.
+
+FlytePropeller's controller, for local mode: the workflow store plays the Kubernetes API (a
+``FlyteWorkflow`` resource per execution, watched and updated), the lease plays the per-object
+lock of its work queue, and the outbox plays its event recorder's retries. It is also the
+admin's launch hook (:meth:`Propeller.launch` / :meth:`Propeller.abort`), so in the sandbox an
+accepted execution goes straight into the store.
+
+Durability: a round's statuses and events are saved in one transaction; events are delivered
+after, from the outbox, so a killed propeller loses nothing. A restarted one re-reads the
+statuses (nothing that finished runs again) and delivers what is left in the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from flytecore.propeller.engine import Engine, Run
+from flytecore.propeller.metrics import PropellerMetrics
+from flytecore.propeller.sink import DeliveryFailed, EventSink, decode_event, encode_event
+from flytecore.propeller.state import ExecutionState, WorkflowStatus, dump_node, dump_workflow
+from flytecore.propeller.store.base import Leased, WorkflowStore
+from flytecore.propeller.store.errors import LeaseLost
+from flytecore.spec.converter import from_json, to_json
+from flytecore.spec.identifiers import WorkflowExecutionIdentifier
+from flytecore.spec.phases import WorkflowExecutionPhase
+from flytecore.spec.workflow_object import WorkflowObject
+
+__all__ = ["Propeller", "execution_key"]
+
+log = logging.getLogger(__name__)
+
+
+def execution_key(eid: WorkflowExecutionIdentifier) -> str:
+    """The store's key of an execution: ``project:domain:name`` (unique across projects)."""
+    return f"{eid.project}:{eid.domain}:{eid.name}"
+
+
+class Propeller:
+    """Runs the workflows of one store (see the module docstring).
+
+    :param store: the workflow store.
+    :param engine: the engine (with its services: storage, the task backend, ...).
+    :param sink: where events go; None keeps them in the outbox.
+    :param owner: this propeller's name in leases (unique per process by default).
+    :param lease_seconds: how long a round may take before another propeller may take over.
+    :param batch: workflows leased per pass.
+    :param idle_poll: longest sleep when nothing is due and nothing woke the loop.
+    """
+
+    def __init__(
+        self,
+        store: WorkflowStore,
+        engine: Engine,
+        sink: EventSink | None = None,
+        *,
+        owner: str | None = None,
+        lease_seconds: float = 60.0,
+        batch: int = 32,
+        idle_poll: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        metrics: PropellerMetrics | None = None,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.sink = sink
+        self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.lease_seconds = lease_seconds
+        self.batch = batch
+        self.idle_poll = idle_poll
+        self.clock = clock
+        self._runs: dict[str, tuple[int, Run]] = {}
+        self._objects: dict[str, WorkflowObject] = {}
+        self._cond = threading.Condition()
+        self._kicked = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+        self.metrics = metrics or PropellerMetrics()
+        engine.services.wake = self.wake
+        engine.on_node_finished = lambda kind, phase, seconds: self.metrics.node_latency.labels(kind, phase.value).observe(
+            seconds
+        )
+
+    # --- the admin's launch hook ---------------------------------------------------------------
+
+    def launch(self, obj: WorkflowObject) -> None:
+        """Take an execution: stored durably before this returns; idempotent per execution."""
+        key = execution_key(obj.execution_id)
+        self.store.add(key, to_json(obj).encode(), dump_workflow(WorkflowStatus()), "QUEUED")
+        self.kick()
+
+    def abort(self, execution_id: WorkflowExecutionIdentifier, cause: str) -> None:
+        """Ask for an execution to be aborted; the next round aborts it and reports ABORTED."""
+        self.store.request_abort(execution_key(execution_id), cause)
+        self.kick()
+
+    def wake(self, execution_id: WorkflowExecutionIdentifier) -> None:
+        """Get a round for ``execution_id`` soon (a task finished, a signal was set)."""
+        self.store.wake(execution_key(execution_id))
+        self.kick()
+
+    def kick(self) -> None:
+        """Wake the loop if it sleeps."""
+        with self._cond:
+            self._kicked = True
+            self._cond.notify_all()
+
+    # --- rounds --------------------------------------------------------------------------------
+
+    def step(self) -> int:
+        """One pass: a round for every due workflow (up to ``batch``). Returns how many ran."""
+        leased = self.store.acquire(self.owner, limit=self.batch, lease_seconds=self.lease_seconds)
+        self.metrics.queue_depth.set(len(leased))
+        for item in leased:
+            try:
+                self._round(item)
+            except LeaseLost:
+                log.warning("lost the lease of %s during a round; another propeller has it", item.execution_id)
+                self._runs.pop(item.execution_id, None)
+            except Exception:
+                # A bug in a round must not stop the others; the lease expires and it is retried.
+                log.exception("round of %s failed", item.execution_id)
+                self._runs.pop(item.execution_id, None)
+        return len(leased)
+
+    def _run_for(self, leased: Leased) -> Run:
+        cached = self._runs.get(leased.execution_id)
+        if cached is not None and cached[0] == leased.version:
+            return cached[1]
+        obj = self._objects.get(leased.execution_id)
+        if obj is None:
+            obj = self._objects[leased.execution_id] = from_json(leased.obj.decode(), WorkflowObject)
+        state = ExecutionState.load(leased.state, leased.nodes.items())
+        return Run(obj, state, producer_id=self.engine.config.producer_id)
+
+    def _round(self, leased: Leased) -> None:
+        run = self._run_for(leased)
+        if leased.abort_cause and run.state.workflow.abort_cause is None:
+            run.state.workflow.abort_cause = leased.abort_cause
+        first = run.state.workflow.phase == WorkflowExecutionPhase.QUEUED
+        started = time.perf_counter()
+        now = self.clock()
+        if first:
+            self.metrics.acceptance_latency.observe(max(now - run.obj.accepted_at.timestamp(), 0.0))
+        done = self.engine.round(run, now)
+        self.rounds += 1
+        wf = run.state.workflow
+        changed = run.state.take_dirty()
+        events = run.take_events()
+        saved = self.store.save(
+            leased,
+            state=dump_workflow(wf),
+            phase=wf.phase.name,
+            nodes={key: dump_node(status) for key, status in changed.items()},
+            events=[encode_event(e) for e in events],
+            next_round_at=None if done else run.wake_at,
+            release=True,
+        )
+        self.metrics.round_latency.observe(time.perf_counter() - started)
+        self.metrics.rounds.labels("finished" if done else "running").inc()
+        if done:
+            self._runs.pop(leased.execution_id, None)
+            self._objects.pop(leased.execution_id, None)
+            parent = run.obj.parent_node_execution
+            if parent is not None and parent.execution_id is not None:
+                self.wake(parent.execution_id)  # the parent's launch plan node can finish now
+        else:
+            self._runs[leased.execution_id] = (saved.version, run)
+
+    # --- events --------------------------------------------------------------------------------
+
+    def deliver(self, limit: int = 500) -> int:
+        """Deliver pending events in order; stops at the first one the admin cannot take now.
+        Returns how many were delivered (or dropped as refused)."""
+        if self.sink is None:
+            return 0
+        pending = self.store.pending_events(limit)
+        done: list[int] = []
+        try:
+            for item in pending:
+                self.sink.deliver(decode_event(item.payload))
+                done.append(item.seq)
+        except DeliveryFailed as exc:
+            log.warning("event delivery paused, will retry: %s", exc)
+        finally:
+            if done:
+                self.store.ack_events(done)
+                self.metrics.events_delivered.inc(len(done))
+            self.metrics.outbox.set(len(pending) - len(done))
+        return len(done)
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run_until_idle(self, timeout: float = 60.0) -> None:
+        """Pass after pass until every workflow in the store finished and no event is pending
+        (tests, one-shot runs)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ran = self.step()
+            delivered = self.deliver()
+            if ran or delivered:
+                continue
+            unfinished = any(not info.finished for info in self.store.list(limit=100_000))
+            if not unfinished and (self.sink is None or not self.store.pending_events(1)):
+                return
+            due = self.store.next_due_at()
+            wait = 0.05 if due is None else min(max(due - self.clock(), 0.0), 0.05)
+            with self._cond:
+                if not self._kicked:
+                    self._cond.wait(wait)
+                self._kicked = False
+        raise TimeoutError(f"the propeller was still busy after {timeout} s")
+
+    def serve(self) -> None:
+        """Run until :meth:`stop` (in this thread)."""
+        while not self._stop.is_set():
+            try:
+                ran = self.step()
+                delivered = self.deliver()
+            except Exception:
+                log.exception("propeller pass failed; retrying")
+                ran = delivered = 0
+                self._stop.wait(1.0)
+            if ran or delivered:
+                continue
+            due = self.store.next_due_at()
+            wait = self.idle_poll if due is None else min(max(due - self.clock(), 0.0), self.idle_poll)
+            with self._cond:
+                if not self._kicked:
+                    self._cond.wait(wait)
+                self._kicked = False
+
+    def start(self) -> None:
+        """Run the loop in a background thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.serve, name="flytecore-propeller", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop (idempotent); the store keeps everything for the next start."""
+        self._stop.set()
+        self.kick()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

@@ -1,0 +1,153 @@
+"""Event sinks: where the propeller's events go (the admin, in-process or over gRPC).
+
+An event is delivered as flyteidl's ``Create{Workflow,Node,Task}Event`` request to a *client*:
+any object with the snake_case methods of those RPCs taking the request messages — the admin
+service itself in the sandbox (an in-process call), or :class:`GrpcAdminClient` when the
+propeller runs as its own process. The propeller never imports the admin (DESIGN.md, floors).
+
+The admin's answers decide what happens to an event:
+
+- accepted, or ``ALREADY_EXISTS`` (a redelivery after a restart): delivered;
+- ``FAILED_PRECONDITION`` / ``INVALID_ARGUMENT`` (the admin will never take it: the execution
+  already ended, a transition it refuses): dropped, with a warning;
+- anything else (the admin is down, a database error): kept, and retried in order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any, Protocol
+
+from flyteidl.admin import event_pb2
+
+from flytecore.propeller.events import Event
+from flytecore.spec import idl
+from flytecore.spec.converter import make_converter
+from flytecore.spec.events import NodeExecutionEvent, TaskExecutionEvent, WorkflowExecutionEvent
+
+__all__ = [
+    "AdminEventSink",
+    "DeliveryFailed",
+    "EventSink",
+    "GrpcAdminClient",
+    "decode_event",
+    "encode_event",
+    "status_name",
+]
+
+log = logging.getLogger(__name__)
+
+_KINDS: dict[str, type] = {"workflow": WorkflowExecutionEvent, "node": NodeExecutionEvent, "task": TaskExecutionEvent}
+_converter = make_converter()
+
+
+def encode_event(event: Event) -> bytes:
+    """An event as outbox bytes (JSON, tagged with its kind)."""
+    kind = next(k for k, cls in _KINDS.items() if isinstance(event, cls))
+    return json.dumps({"kind": kind, "event": _converter.unstructure(event)}, separators=(",", ":")).encode()
+
+
+def decode_event(data: bytes) -> Event:
+    """The event :func:`encode_event` wrote."""
+    doc = json.loads(data)
+    return _converter.structure(doc["event"], _KINDS[doc["kind"]])  # type: ignore[no-any-return]
+
+
+class DeliveryFailed(Exception):
+    """The admin could not take the event now; deliver it again later."""
+
+
+class EventSink(Protocol):
+    """Receives the propeller's events in order."""
+
+    def deliver(self, event: Event) -> None:
+        """Deliver one event; raise :class:`DeliveryFailed` to have it retried later."""
+        ...
+
+
+def status_name(exc: BaseException) -> str | None:
+    """The gRPC status name an admin error carries (an AdminError's code, an RpcError's code)."""
+    code = getattr(exc, "code", None)
+    if callable(code):  # grpc.RpcError
+        try:
+            code = code()
+        except Exception:
+            return None
+    if code is None:
+        return None
+    value = getattr(code, "value", code)
+    if isinstance(value, tuple):  # grpc.StatusCode's value is (number, "name")
+        return str(getattr(code, "name", value[1])).upper()
+    return str(value).upper()
+
+
+_DROP = {"FAILED_PRECONDITION", "INVALID_ARGUMENT", "NOT_FOUND"}
+
+
+class AdminEventSink:
+    """Delivers events to an admin client (see the module docstring)."""
+
+    def __init__(self, client: Any, producer_id: str = "flytecore-propeller") -> None:
+        self.client = client
+        self.producer_id = producer_id
+        self.dropped: list[tuple[Event, str]] = []
+
+    def deliver(self, event: Event) -> None:
+        """Send one event; see the module docstring for how answers are treated."""
+        msg = idl.to_idl(event)
+        request_id = uuid.uuid4().hex
+        try:
+            if isinstance(event, WorkflowExecutionEvent):
+                self.client.create_workflow_event(event_pb2.WorkflowExecutionEventRequest(request_id=request_id, event=msg))
+            elif isinstance(event, NodeExecutionEvent):
+                self.client.create_node_event(event_pb2.NodeExecutionEventRequest(request_id=request_id, event=msg))
+            else:
+                self.client.create_task_event(event_pb2.TaskExecutionEventRequest(request_id=request_id, event=msg))
+        except Exception as exc:
+            status = status_name(exc)
+            if status == "ALREADY_EXISTS":
+                return
+            if status in _DROP:
+                log.warning("admin refused an event (%s), dropping it: %s", status, _message(exc))
+                self.dropped.append((event, f"{status}: {_message(exc)}"))
+                return
+            raise DeliveryFailed(f"{type(exc).__name__}: {_message(exc)}") from exc
+
+
+def _message(exc: BaseException) -> str:
+    details = getattr(exc, "details", None)
+    if callable(details):
+        try:
+            return str(details())
+        except Exception:
+            pass
+    return str(getattr(exc, "message", exc))
+
+
+class GrpcAdminClient:
+    """The admin's AdminService over gRPC, with the snake_case method names the sinks and child
+    execution launcher call (``create_node_event(request)`` -> ``CreateNodeEvent``)."""
+
+    def __init__(self, target: str, *, token: str | None = None, timeout: float = 30.0) -> None:
+        import grpc
+        from flyteidl.service import admin_pb2_grpc
+
+        self.channel = grpc.insecure_channel(target)
+        self.stub = admin_pb2_grpc.AdminServiceStub(self.channel)
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else None
+        self.timeout = timeout
+
+    def __getattr__(self, name: str) -> Any:
+        rpc = "".join(part.capitalize() for part in name.split("_"))
+        method = getattr(self.stub, rpc)
+
+        def call(request: Any) -> Any:
+            return method(request, timeout=self.timeout, metadata=self.metadata)
+
+        return call
+
+    def close(self) -> None:
+        """Close the channel."""
+        self.channel.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the propeller's workflow store (run by :mod:`..migrate`)."""

@@ -1,0 +1,1 @@
+"""Revisions of the workflow store schema; frozen once released."""

@@ -1,0 +1,389 @@
+"""The workflow store of local mode: four tables in SQLite (default) or PostgreSQL.
+
+How two propellers are kept apart:
+
+- acquire picks due workflows and leases them in one ``UPDATE … WHERE execution_id IN (SELECT …
+  LIMIT n FOR UPDATE SKIP LOCKED) RETURNING …``. On PostgreSQL, ``SKIP LOCKED`` lets concurrent
+  acquires take disjoint rows without waiting; on SQLite the transaction begins ``IMMEDIATE``, so
+  acquires (and every other write) run one at a time across threads and processes.
+- Each acquire and save bumps the workflow's ``version``; a save or renewal is a compare-and-set
+  on (version, lease owner). A holder whose lease ran out and was taken over can therefore never
+  write again, whatever its clock says: it gets :class:`LeaseLost`.
+- A save is atomic: the compare-and-set update of the workflow row, one batched upsert of the
+  changed node states and one batched insert into the event outbox. SQLite runs them as three
+  statements in one write transaction; PostgreSQL as one statement (data-modifying CTEs) in
+  autocommit, one round trip to the server.
+
+The statements of a round run on the DBAPI cursor (see :mod:`._statements`); the rest (hand-over,
+reads, outbox, housekeeping) through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from flytecore.propeller.store._engine import WRITE, default_store_url, make_engine
+from flytecore.propeller.store._statements import Raw, Statements
+from flytecore.propeller.store.base import (
+    TERMINAL_PHASES,
+    Leased,
+    OutboxEvent,
+    WorkflowInfo,
+    WorkflowSnapshot,
+)
+from flytecore.propeller.store.errors import LeaseLost
+from flytecore.propeller.store.migrate import ensure_schema
+from flytecore.propeller.store.tables import workflows
+
+__all__ = ["SqlWorkflowStore"]
+
+_INFO_COLUMNS = tuple(
+    name for name in WorkflowInfo.__dataclass_fields__ if name in workflows.c
+)  # every WorkflowInfo field is a column of the same name
+
+
+class SqlWorkflowStore:
+    """A :class:`~flytecore.propeller.store.base.WorkflowStore` in a SQL database.
+
+    Thread-safe; several processes (propellers) may open the same database. Build it with
+    :meth:`from_url`, which also creates or migrates the schema.
+
+    :param engine: an engine made by :meth:`from_url` (SQLite needs its write-lock setup).
+    :param terminal_phases: phases in which a save marks the workflow finished: it is never
+        acquired, woken or aborted again, and :meth:`delete_finished` may remove it.
+    """
+
+    def __init__(self, engine: Engine, *, terminal_phases: Collection[str] = TERMINAL_PHASES) -> None:
+        self.engine = engine
+        self.terminal_phases = frozenset(terminal_phases)
+        self._write_engine = engine.execution_options(**WRITE)
+        # get() reads two tables: on PostgreSQL, one snapshot for both (SQLite's BEGIN is one).
+        self._read_engine = (
+            engine.execution_options(isolation_level="REPEATABLE READ")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
+        self._sql = Statements(engine.dialect)
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+
+    @classmethod
+    def from_url(
+        cls, url: str | None = None, *, terminal_phases: Collection[str] = TERMINAL_PHASES
+    ) -> SqlWorkflowStore:
+        """Open the store at ``url`` and bring its schema up to date.
+
+        :param url: ``sqlite:///path/propeller.db`` (default: ``$FLYTECORE_HOME/propeller.db``) or
+            ``postgresql://user@host/db``; the admin's database works too (tables are prefixed).
+        """
+        engine = make_engine(url or default_store_url())
+        try:
+            ensure_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, terminal_phases=terminal_phases)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> SqlWorkflowStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._write_engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _round(self, *, single: bool = False) -> Iterator[Any]:
+        """A write transaction on a DBAPI cursor, for the statements of :class:`Raw`.
+
+        :param single: the transaction is one statement. On PostgreSQL it then runs in
+            autocommit, saving the round trips of BEGIN and COMMIT. (SQLite always begins
+            IMMEDIATE: a statement that reads before it writes could otherwise fail with
+            "database is locked" without waiting.)
+
+        Driver errors come out as SQLAlchemy's (``OperationalError`` …), like everywhere else.
+        """
+        connection = self.engine.raw_connection()
+        driver: Any = connection.driver_connection
+        autocommit = single and not self._sqlite
+        try:
+            if autocommit:
+                driver.autocommit = True
+            cursor = connection.cursor()
+            try:
+                if self._sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+                connection.commit()
+            except BaseException as exc:
+                try:
+                    connection.rollback()
+                except self._dbapi_error:
+                    connection.invalidate()
+                if isinstance(exc, self._dbapi_error):
+                    raise DBAPIError.instance(None, None, exc, self._dbapi_error) from exc
+                raise
+            finally:
+                cursor.close()
+                if autocommit and connection.is_valid:
+                    driver.autocommit = False
+        finally:
+            connection.close()
+
+    # -- hand-over from the admin -----------------------------------------------------------
+
+    def add(
+        self, execution_id: str, obj: bytes, state: bytes, phase: str, *, now: float | None = None
+    ) -> bool:
+        """Store a new workflow, due at once; False (and nothing changed) if it exists already."""
+        params = {"execution_id": execution_id, "state": state, "phase": phase, "now": _now(now)}
+        with self._write() as conn:
+            if conn.execute(self._sql.add, params).first() is None:
+                return False
+            conn.execute(self._sql.add_object, {"execution_id": execution_id, "object": obj})
+        return True
+
+    # -- rounds -------------------------------------------------------------------------------
+
+    def acquire(
+        self, owner: str, *, limit: int, lease_seconds: float, now: float | None = None
+    ) -> builtins.list[Leased]:
+        """Lease up to ``limit`` due workflows to ``owner`` (see the protocol)."""
+        if limit < 1 or lease_seconds <= 0:
+            raise ValueError(f"acquire needs limit >= 1 and lease_seconds > 0, got {limit}, {lease_seconds}")
+        now = _now(now)
+        expires = now + lease_seconds
+        sql = self._sql
+        with self._round() as cursor:
+            cursor.execute(
+                sql.acquire.sql,
+                sql.acquire.params({"owner": owner, "expires": expires, "now": now, "limit": limit}),
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                return []
+            nodes: dict[str, dict[str, bytes]] = {row[0]: {} for row in rows}
+            cursor.execute(*sql.objects_of(list(nodes)))
+            objects = dict(cursor.fetchall())
+            cursor.execute(*sql.node_states_for(list(nodes)))
+            for execution_id, key, state in cursor.fetchall():
+                nodes[execution_id][key] = state
+        return [
+            Leased(
+                execution_id=execution_id,
+                obj=objects[execution_id],
+                state=state,
+                phase=phase,
+                nodes=nodes[execution_id],
+                version=version,
+                owner=owner,
+                lease_expires_at=expires,
+                abort_cause=abort_cause,
+                abort_requested_at=abort_requested_at,
+            )
+            for execution_id, state, phase, version, abort_requested_at, abort_cause in rows
+        ]
+
+    def save(
+        self,
+        leased: Leased,
+        *,
+        state: bytes,
+        phase: str,
+        nodes: Mapping[str, bytes],
+        events: Sequence[bytes],
+        next_round_at: float | None,
+        release: bool,
+        now: float | None = None,
+    ) -> Leased:
+        """Commit a round in one transaction, or raise :class:`LeaseLost` writing nothing."""
+        now = _now(now)
+        variant = {
+            "release": release,
+            "scheduled": next_round_at is not None,
+            "finished": phase in self.terminal_phases,
+        }
+        update = self._sql.save(**variant)
+        params = {**_held(leased), "new_state": state, "new_phase": phase, "now": now, "next": next_round_at}
+        if self._sqlite:
+            row = self._save_in_steps(leased.execution_id, update, params, nodes, events, now)
+        else:
+            params.update(node_keys=list(nodes), node_states=list(nodes.values()), payloads=list(events))
+            with self._round(single=True) as cursor:
+                cursor.execute(self._sql.save_in_one(**variant), update.params(params))
+                row = cursor.fetchone()
+        if row is None:
+            raise LeaseLost(leased.execution_id, leased.owner, leased.version)
+        new_next, expires, abort_requested_at, abort_cause = row
+        return Leased(
+            execution_id=leased.execution_id,
+            obj=leased.obj,
+            state=state,
+            phase=phase,
+            nodes={**leased.nodes, **nodes} if nodes else leased.nodes,
+            version=leased.version + 1,
+            owner=leased.owner,
+            lease_expires_at=expires,
+            next_round_at=new_next,
+            abort_cause=abort_cause,
+            abort_requested_at=abort_requested_at,
+        )
+
+    def _save_in_steps(
+        self,
+        execution_id: str,
+        update: Raw,
+        params: dict[str, Any],
+        nodes: Mapping[str, bytes],
+        events: Sequence[bytes],
+        now: float,
+    ) -> Any:
+        """SQLite: a save as three statements in one write transaction (no round trips to save)."""
+        sql = self._sql
+        with self._round() as cursor:
+            cursor.execute(update.sql, update.params(params))
+            row = cursor.fetchone()
+            if row is None:
+                return None  # nothing was written; the transaction ends empty
+            if nodes:
+                upsert = sql.upsert_nodes
+                cursor.executemany(
+                    upsert.sql,
+                    [
+                        upsert.params(
+                            {"execution_id": execution_id, "node_key": key, "state": value, "updated_at": now}
+                        )
+                        for key, value in nodes.items()
+                    ],
+                )
+            if events:
+                append = sql.append_events
+                cursor.executemany(
+                    append.sql,
+                    [
+                        append.params({"execution_id": execution_id, "payload": payload, "created_at": now})
+                        for payload in events
+                    ],
+                )
+        return row
+
+    def renew(self, leased: Leased, lease_seconds: float, *, now: float | None = None) -> Leased:
+        """Extend the lease; the result reports wakes and abort requests since (see the protocol)."""
+        expires = _now(now) + lease_seconds
+        renew = self._sql.renew
+        with self._round(single=True) as cursor:
+            cursor.execute(renew.sql, renew.params({**_held(leased), "expires": expires}))
+            row = cursor.fetchone()
+        if row is None:
+            raise LeaseLost(leased.execution_id, leased.owner, leased.version)
+        next_round_at, abort_requested_at, abort_cause = row
+        return Leased(
+            execution_id=leased.execution_id,
+            obj=leased.obj,
+            state=leased.state,
+            phase=leased.phase,
+            nodes=leased.nodes,
+            version=leased.version,
+            owner=leased.owner,
+            lease_expires_at=expires,
+            next_round_at=next_round_at,
+            abort_cause=abort_cause,
+            abort_requested_at=abort_requested_at,
+        )
+
+    # -- from outside a round ---------------------------------------------------------------
+
+    def wake(self, execution_id: str, at: float | None = None) -> bool:
+        """Make a round due at ``at`` (default now) unless one is due earlier; False if unknown or
+        finished. A wake during a round is folded in by that round's save."""
+        wake = self._sql.wake
+        with self._round(single=True) as cursor:
+            cursor.execute(wake.sql, wake.params({"id": execution_id, "at": _now(at)}))
+            return bool(cursor.rowcount == 1)
+
+    def request_abort(self, execution_id: str, cause: str, *, now: float | None = None) -> bool:
+        """Record an abort request (the first cause is kept) and wake the workflow; False if
+        unknown or finished."""
+        abort = self._sql.request_abort
+        with self._round(single=True) as cursor:
+            cursor.execute(abort.sql, abort.params({"id": execution_id, "at": _now(now), "cause": cause}))
+            return bool(cursor.rowcount == 1)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get(self, execution_id: str) -> WorkflowSnapshot | None:
+        """The stored workflow with its bytes and node states, or None."""
+        with self._read_engine.connect() as conn:
+            row = conn.execute(self._sql.get, {"id": execution_id}).one_or_none()
+            if row is None:
+                return None
+            nodes = {
+                key: state
+                for _, key, state in conn.execute(self._sql.node_states_of, {"ids": [execution_id]})
+            }
+        info = {name: getattr(row, name) for name in _INFO_COLUMNS}
+        return WorkflowSnapshot(**info, obj=row.object, state=row.state, nodes=nodes)
+
+    def list(self, phase: str | None = None, *, limit: int = 100) -> builtins.list[WorkflowInfo]:
+        """Stored workflows (optionally only those in ``phase``), oldest first, without bytes."""
+        query = workflows.select().with_only_columns(*(workflows.c[name] for name in _INFO_COLUMNS))
+        if phase is not None:
+            query = query.where(workflows.c.phase == phase)
+        query = query.order_by(workflows.c.created_at, workflows.c.execution_id).limit(limit)
+        with self.engine.connect() as conn:
+            return [WorkflowInfo(**row._asdict()) for row in conn.execute(query)]
+
+    def next_due_at(self) -> float | None:
+        """When the earliest round becomes acquirable (due, or a lease expires); None if nothing
+        is due until woken."""
+        with self.engine.connect() as conn:
+            due: float | None = conn.execute(self._sql.next_due).scalar()
+        return due
+
+    # -- event outbox -------------------------------------------------------------------------
+
+    def pending_events(self, limit: int = 100) -> builtins.list[OutboxEvent]:
+        """Undelivered events in seq order (per workflow: the order of its saves)."""
+        with self.engine.connect() as conn:
+            return [OutboxEvent(*row) for row in conn.execute(self._sql.pending_events, {"limit": limit})]
+
+    def ack_events(self, seqs: Sequence[int]) -> None:
+        """Delete delivered events (unknown seqs are ignored: a second deliverer acked them)."""
+        if not seqs:
+            return
+        with self._write() as conn:
+            conn.execute(self._sql.ack_events, {"seqs": list(seqs)})
+
+    # -- housekeeping -------------------------------------------------------------------------
+
+    def delete_finished(self, older_than: float, *, now: float | None = None) -> int:
+        """Delete unleased workflows finished more than ``older_than`` seconds before ``now``,
+        with their node states; their undelivered events stay. Returns how many."""
+        now = _now(now)
+        params = {"cutoff": now - older_than, "now": now}
+        with self._write() as conn:
+            for statement in self._sql.delete_finished_parts:
+                conn.execute(statement, params)
+            return conn.execute(self._sql.delete_finished, params).rowcount
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def _held(leased: Leased) -> dict[str, Any]:
+    return {"id": leased.execution_id, "held_version": leased.version, "owner": leased.owner}

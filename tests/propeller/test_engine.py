@@ -1,0 +1,72 @@
+"""The engine's rounds over real compiled workflows, tasks run in-process (see harness.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from flytecore.propeller.engine import Run
+from flytecore.spec.events import NodeExecutionEvent, TaskExecutionEvent, WorkflowExecutionEvent
+from flytecore.spec.phases import NodeExecutionPhase, TaskExecutionPhase, WorkflowExecutionPhase
+from tests.propeller import harness
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "examples"))
+import quickstart
+
+
+def literal_int(lm, name):  # type: ignore[no-untyped-def]
+    return lm.literals[name].scalar.primitive.integer
+
+
+def test_quickstart_runs_to_the_end_with_map_and_branch(tmp_path: Path) -> None:
+    engine, executor = harness.make_engine(quickstart)
+    run = Run(harness.workflow_object(quickstart.wf, tmp_path, {"n": 5}))
+    harness.run_to_end(engine, run)
+    wf = run.state.workflow
+    assert wf.phase == WorkflowExecutionPhase.SUCCEEDED, wf.error
+    assert literal_int(wf.outputs, "total") == 30
+    assert wf.outputs.literals["message"].scalar.primitive.string_value == "sum of squares is 30 (small)"
+    # Each map element ran once, with its own element.
+    assert sorted(c for c in executor.calls if c[0].endswith("square")) == [("quickstart.square", 0)] * 5
+    events = run.take_events()
+    wf_phases = [e.phase for e in events if isinstance(e, WorkflowExecutionEvent)]
+    assert wf_phases == [WorkflowExecutionPhase.RUNNING, WorkflowExecutionPhase.SUCCEEDED]
+    nodes = {e.id.node_id for e in events if isinstance(e, NodeExecutionEvent)}
+    assert {"n0", "n1", "n2", "n3", "n1-0-0", "n1-0-4"} <= nodes
+    branch_child = [
+        e
+        for e in events
+        if isinstance(e, NodeExecutionEvent)
+        and e.parent_node_metadata
+        and e.parent_node_metadata.node_id == "n3"
+    ]
+    assert branch_child and all(e.id.node_id.startswith("n3-0-") for e in branch_child)
+    task_phases = [
+        e.phase
+        for e in events
+        if isinstance(e, TaskExecutionEvent) and e.parent_node_execution_id.node_id == "n0"
+    ]
+    assert task_phases == [TaskExecutionPhase.SUCCEEDED]
+    final = [e for e in events if isinstance(e, NodeExecutionEvent) and e.id.node_id == "n2"][-1]
+    assert final.phase == NodeExecutionPhase.SUCCEEDED and literal_int(final.output_data, "o0") == 30
+
+
+def test_big_input_takes_the_other_branch(tmp_path: Path) -> None:
+    engine, _ = harness.make_engine(quickstart)
+    run = Run(harness.workflow_object(quickstart.wf, tmp_path, {"n": 10}))
+    harness.run_to_end(engine, run)
+    assert (
+        run.state.workflow.outputs.literals["message"].scalar.primitive.string_value
+        == "sum of squares is 285 (big)"
+    )
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_empty_and_single_element_maps(tmp_path: Path, n: int) -> None:
+    engine, _ = harness.make_engine(quickstart)
+    run = Run(harness.workflow_object(quickstart.wf, tmp_path, {"n": n}))
+    harness.run_to_end(engine, run)
+    assert run.state.workflow.phase == WorkflowExecutionPhase.SUCCEEDED, run.state.workflow.error
+    assert literal_int(run.state.workflow.outputs, "total") == 0
