@@ -23,12 +23,13 @@ from flytecore.sdk.launch_plan import LaunchPlan
 from flytecore.sdk.map_task import map_task
 from flytecore.sdk.resources import Resources
 from flytecore.sdk.task import task
-from flytecore.sdk.types import FlyteDirectory, FlyteFile
+from flytecore.sdk.types import FlyteDirectory, FlyteError, FlyteFile
 from flytecore.sdk.workflow import WorkflowFailurePolicy, workflow
 
 __all__ = [
     "Echo",
     "FlyteDirectory",
+    "FlyteError",
     "FlyteRecoverableException",
     "FlyteFile",
     "LaunchPlan",

@@ -26,7 +26,7 @@ from __future__ import annotations
 from flytecore.spec.literals import Scalar
 from flytecore.spec.types import BlobType, LiteralType, SimpleType
 
-__all__ = ["is_castable", "is_optional", "literal_type_of_scalar", "NONE_TYPE"]
+__all__ = ["is_castable", "is_optional", "literal_type_of_scalar", "takes_error", "NONE_TYPE"]
 
 NONE_TYPE = LiteralType(simple=SimpleType.NONE)
 """The type of ``None`` (and the element type of an empty list or map literal)."""
@@ -43,6 +43,14 @@ def is_castable(upstream: LiteralType, downstream: LiteralType) -> bool:
 def is_optional(t: LiteralType) -> bool:
     """True for a union with a ``None`` variant (``Optional[...]``): such inputs may stay unbound."""
     return t.union_type is not None and any(v.simple == SimpleType.NONE for v in t.union_type.variants)
+
+
+def takes_error(t: LiteralType) -> bool:
+    """True for ``ERROR`` and for a union with an ``ERROR`` variant (``Optional[FlyteError]``):
+    an input an error literal can be passed to."""
+    if t.simple == SimpleType.ERROR:
+        return True
+    return t.union_type is not None and any(v.simple == SimpleType.ERROR for v in t.union_type.variants)
 
 
 def literal_type_of_scalar(scalar: Scalar) -> LiteralType | None:

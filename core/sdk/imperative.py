@@ -21,7 +21,7 @@ import attrs
 from flytecore.errors import AuthoringError
 from flytecore.sdk.base import Entity
 from flytecore.sdk.interface import Interface
-from flytecore.sdk.workflow import PythonFunctionWorkflow
+from flytecore.sdk.workflow import PythonFunctionWorkflow, failure_handler_inputs
 
 __all__ = ["ImperativeWorkflow", "NodeHandle", "Workflow"]
 
@@ -97,6 +97,13 @@ class ImperativeWorkflow(PythonFunctionWorkflow):
         return NodeHandle(id=f"n{step}", outputs=outputs)
 
     add_task = add_subwf = add_launch_plan = add_entity
+
+    def add_on_failure_handler(self, entity: Entity) -> None:
+        """Run ``entity`` (a task or workflow) when the workflow fails, as ``@workflow(on_failure=)``
+        does (flytekit's name). Declare the workflow's inputs first: the handler must take them."""
+        failure_handler_inputs(self, entity)
+        self.on_failure = entity
+        self._traced = None
 
     def add_workflow_output(self, name: str, value: Any, python_type: Any = None) -> None:
         """Declare an output bound to ``value`` (a step's output, or a list of them)."""

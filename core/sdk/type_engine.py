@@ -447,6 +447,7 @@ def current_engine() -> TypeEngine:
 def builtin_transformers() -> list[TypeTransformer[Any]]:
     """The core transformers, in registration order (registered by the ``core_types`` plugin)."""
     from flytecore.sdk.transformers.containers import DictTransformer, ListTransformer, UnionTransformer
+    from flytecore.sdk.transformers.error import ErrorTransformer
     from flytecore.sdk.transformers.files import FlyteDirectoryTransformer, FlyteFileTransformer
     from flytecore.sdk.transformers.pickled import PickleTransformer
     from flytecore.sdk.transformers.simple import EnumTransformer, simple_transformers
@@ -460,6 +461,7 @@ def builtin_transformers() -> list[TypeTransformer[Any]]:
         DictTransformer(),
         UnionTransformer(),
         DataclassTransformer(),
+        ErrorTransformer(),  # after the dataclass transformer: FlyteError is a dataclass
         FlyteFileTransformer(),
         FlyteDirectoryTransformer(),
     ]

@@ -466,12 +466,18 @@ def test_two_array_nodes_may_share_a_sub_node_id(host: PluginHost) -> None:
 
 def test_failure_node_only_reads(host: PluginHost) -> None:
     on_fail = task("my.cleanup", {"x": INT})
-    wf = workflow("wf", [task_node("n0", SEED)], failure_node=task_node("fail", on_fail, x=out("n0")))
+    wf = workflow(
+        "wf", [task_node("n0", SEED)], inputs={"x": INT}, failure_node=task_node("fail", on_fail, x=wf_in("x"))
+    )
     closure = compile_ok(wf, host, tasks=[SEED, on_fail])
-    assert closure.primary.connections.upstream["fail"] == ("n0",)
-    assert "fail" not in closure.primary.connections.downstream["n0"]
+    assert closure.primary.connections.upstream["fail"] == ("start-node",)
+    assert "fail" not in closure.primary.connections.downstream["start-node"]
     bad = workflow("wf", [task_node("n0", SEED)], failure_node=task_node("fail", on_fail, x=lit("s")))
     assert only_error(bad, host, tasks=[SEED, on_fail]).node_id == "fail"
+    # It runs after the workflow failed: other nodes' outputs may not exist (more in
+    # test_failure_node.py).
+    other = workflow("wf", [task_node("n0", SEED)], failure_node=task_node("fail", on_fail, x=out("n0")))
+    assert only_error(other, host, tasks=[SEED, on_fail]).code == "NodeReferenceNotFound"
 
 
 # --- plugin passes -----------------------------------------------------------------------------------

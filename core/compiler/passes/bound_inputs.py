@@ -2,7 +2,9 @@
 
 As in Flyte, an input whose type is Optional (a union with ``None``) may stay unbound; task
 interfaces carry no defaults, so every other input must be bound. A launch plan node's inputs
-are the launch plan's inputs without the fixed ones, which cannot be bound.
+are the launch plan's inputs without the fixed ones, which cannot be bound. The failure node's
+``err`` input may stay unbound when it takes an error (``ERROR``, or a union with an ``ERROR``
+variant): the propeller fills it with the workflow's error.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from __future__ import annotations
 from flytecore.compiler.compiler_pass import compiler_pass
 from flytecore.compiler.context import CompileContext, NodeEntry, takes_any_inputs
 from flytecore.compiler.errors import ErrorCode
-from flytecore.compiler.typing import is_optional
+from flytecore.compiler.typing import is_optional, takes_error
 from flytecore.spec.interface import TypedInterface
+
+FAILURE_ERROR_INPUT = "err"
+"""The failure node input the propeller fills with the workflow's error (flytekit's name)."""
 
 
 @compiler_pass("bound-inputs", order=500)
@@ -40,7 +45,10 @@ def check_bound_inputs(ctx: CompileContext) -> None:
             bound.add(binding.var)
         if iface is None or any_inputs:
             continue
+        filled = _filled_by_propeller(ctx, entry, iface)
         for name, var in iface.inputs.items():
+            if name in filled:
+                continue
             if name not in bound and not (var.type is not None and is_optional(var.type)):
                 ctx.error(
                     ErrorCode.PARAMETER_NOT_BOUND,
@@ -48,6 +56,14 @@ def check_bound_inputs(ctx: CompileContext) -> None:
                     f"input {name!r} of {what} is not bound; bind it to a workflow input, another node's "
                     "output or a value",
                 )
+
+
+def _filled_by_propeller(ctx: CompileContext, entry: NodeEntry, iface: TypedInterface) -> set[str]:
+    """Inputs the propeller fills itself: the failure node's ``err``, if it takes an error."""
+    if entry.role != "failure":
+        return set()
+    var = iface.inputs.get(FAILURE_ERROR_INPUT)
+    return {FAILURE_ERROR_INPUT} if var is not None and var.type is not None and takes_error(var.type) else set()
 
 
 def _unknown_input(ctx: CompileContext, entry: NodeEntry, iface: TypedInterface, var: str) -> str:

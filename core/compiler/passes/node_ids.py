@@ -11,7 +11,9 @@ an edge; bindings to workflow inputs make an edge from ``start-node``, workflow 
 ``end-node``. A nested node's dependencies are edges into its top-level node, since that is what
 the DAG schedules. Then, as in Flyte, a top-level node with no upstream edge hangs from
 ``start-node`` and one with no downstream edge leads to ``end-node``, so the end waits for every
-node. The failure node only reads: it gets upstream entries, never downstream ones.
+node. The failure node only reads, and only the workflow's inputs (it runs after the workflow
+failed, when other nodes' outputs may not exist): it gets upstream entries from ``start-node``,
+never downstream ones.
 """
 
 from __future__ import annotations
@@ -101,8 +103,21 @@ def _link(ctx: CompileContext, entry: NodeEntry | None, ref: str, what: str, rep
     """Add the edge ``ref -> entry.top`` (``ref -> end-node`` for ``entry=None``, a workflow
     output), or report why ``ref`` cannot be depended on."""
     key = entry.key if entry is not None else END_NODE_ID
+    failure = entry is not None and _in_failure_node(ctx, entry)
     if is_workflow_input(ref):
         source = START_NODE_ID
+    elif failure:
+        # It runs once the workflow failed, when other nodes may never have run (Flyte resolves
+        # a failure node's bindings against the start node only).
+        if ref not in reported:
+            reported.add(ref)
+            ctx.error(
+                ErrorCode.NODE_REFERENCE_NOT_FOUND,
+                key,
+                f"{what}, but the workflow's failure node runs after the workflow failed and can read only "
+                "the workflow's inputs; bind it to a workflow input",
+            )
+        return
     else:
         target = ctx.nodes.get(ref) or _nested_with_id(ctx, ref)
         problem = ""
@@ -120,10 +135,16 @@ def _link(ctx: CompileContext, entry: NodeEntry | None, ref: str, what: str, rep
         source = ref
     if entry is None:
         ctx.add_edge(source, END_NODE_ID)
-    elif entry.role == "failure":
+    elif failure:
         ctx.add_upstream_only(source, entry.top)
     else:
         ctx.add_edge(source, entry.top)
+
+
+def _in_failure_node(ctx: CompileContext, entry: NodeEntry) -> bool:
+    """Whether ``entry`` is the failure node or nested in it."""
+    top = ctx.nodes.get(entry.top)
+    return entry.role == "failure" or (top is not None and top.role == "failure")
 
 
 def _nested_with_id(ctx: CompileContext, node_id: str) -> NodeEntry | None:

@@ -1,4 +1,5 @@
-"""Subworkflow nodes: the referenced workflow runs nested, its nodes keyed under the node."""
+"""Subworkflow nodes: the referenced workflow runs nested, its nodes keyed under the node. When
+it fails, its on-failure node (if it has one) runs before the node fails."""
 
 from __future__ import annotations
 
@@ -29,7 +30,11 @@ class SubworkflowHandler:
         if result.phase == NodePhase.SUCCEEDED:
             return Transition.succeeded(result.outputs)
         if result.phase in (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED):
-            return Transition.failed(result.error or user_error("SubworkflowFailed", f"subworkflow of node {ctx.node.id} failed"))
+            error = result.error or user_error("SubworkflowFailed", f"subworkflow of node {ctx.node.id} failed")
+            # Its on-failure node runs first; the node fails with the subworkflow's error.
+            if not ctx.engine.failure_node_done(ctx.run, scope, ctx.now, error, result.failed_node):
+                return Transition.running()
+            return Transition.failed(error)
         return Transition.running()
 
     def abort(self, ctx: NodeContext, cause: str) -> None:
@@ -39,3 +44,4 @@ class SubworkflowHandler:
         except KeyError:
             return
         ctx.engine.abort_scope(ctx.run, scope, cause, ctx.now)
+        ctx.engine.abort_failure_node(ctx.run, scope, cause, ctx.now)
