@@ -11,6 +11,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from flytecore.spec.events import (
+    CatalogCacheStatus,
     NodeExecutionEvent,
     ParentNodeExecutionMetadata,
     TaskExecutionEvent,
@@ -93,7 +94,9 @@ def node_event(
             occurred_at=_at(now),
             input_data=inputs,
             workflow_node_metadata=WorkflowNodeMetadata(execution_id=child_execution) if child_execution else None,
-            task_node_metadata=TaskNodeMetadata(cache_status=status.cache_status) if kind == "task" else None,  # type: ignore[arg-type]
+            task_node_metadata=(
+                TaskNodeMetadata(cache_status=CatalogCacheStatus(status.cache_status)) if kind == "task" else None
+            ),
             parent_node_metadata=ParentNodeExecutionMetadata(node_id=parent_key) if parent_key else None,
             spec_node_id=node.id,
             node_name=(node.metadata.name if node.metadata and node.metadata.name else node.id),

@@ -4,7 +4,9 @@ The handler prepares the attempt (``inputs.pb``, output prefix, Flyte's environm
 asks the task executor how the attempt is doing, turns its answer into task events, and reads
 the outputs the task wrote. A task whose type no installed plugin runs fails with a message
 naming the type and what is installed. A ``@dynamic`` task that wrote a sub-workflow
-(``futures.pb``) is handed to :mod:`flytecore.propeller.handlers.dynamic`.
+(``futures.pb``) is handed to :mod:`flytecore.propeller.handlers.dynamic`. A cached task goes
+through :mod:`flytecore.propeller.handlers.cache` before an attempt starts (a hit ends the node
+without one) and after it ends (the outputs are stored).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from flytecore.propeller.context import (
     user_error,
 )
 from flytecore.propeller.events import task_event
+from flytecore.propeller.handlers import cache as task_cache
 from flytecore.propeller.handlers import dynamic
+from flytecore.spec.events import CatalogCacheStatus
 from flytecore.spec.identifiers import NodeExecutionIdentifier, TaskExecutionIdentifier
 from flytecore.spec.literals import LiteralMap
-from flytecore.spec.phases import TaskExecutionPhase
+from flytecore.spec.phases import NodePhase, TaskExecutionPhase
 from flytecore.spec.tasks import TaskTemplate
 
 __all__ = ["TaskHandler", "task_context"]
@@ -95,11 +99,34 @@ class TaskHandler:
             template = _template(ctx)
         except KeyError as exc:
             return Transition.failed(system_error("TaskNotFound", f"node {ctx.node.id}: {exc.args[0]}"))
-        if ctx.status.dynamic:
-            return dynamic.handle(ctx, template)
         if template.type == "echo":  # no container: the outputs are the inputs
             self._event(ctx, template, TaskTransition(TaskExecutionPhase.SUCCEEDED), outputs=ctx.inputs)
             return Transition.succeeded(ctx.inputs)
+        cache = task_cache.settings(ctx, template)
+        if ctx.status.dynamic:
+            transition = dynamic.handle(ctx, template)
+        else:
+            transition = self._attempt(ctx, template, cache)
+        if cache is not None:
+            transition = self._cached(ctx, template, cache, transition)
+        return transition
+
+    def _cached(
+        self, ctx: NodeContext, template: TaskTemplate, cache: task_cache.CacheSettings, transition: Transition
+    ) -> Transition:
+        """What the cache does with the attempt's outcome."""
+        if ctx.status.cache_status == CatalogCacheStatus.CACHE_HIT:
+            return transition  # no attempt ran: nothing to store or release
+        if transition.phase == NodePhase.SUCCEEDED:
+            task_cache.populate(ctx, template, cache, transition.outputs or LiteralMap())
+        elif transition.phase in (NodePhase.FAILED, NodePhase.RETRYABLE_FAILURE):
+            task_cache.release(ctx, template, cache)
+        elif ctx.status.plugin_state or ctx.status.dynamic:  # an attempt runs: keep the reservation
+            return task_cache.heartbeat(ctx, template, cache, transition)
+        return transition
+
+    def _attempt(self, ctx: NodeContext, template: TaskTemplate, cache: task_cache.CacheSettings | None) -> Transition:
+        """Start or check on the task's attempt through its executor."""
         backend = ctx.engine.services.tasks
         executor = backend.executor_for(template)
         if executor is None:
@@ -114,6 +141,10 @@ class TaskHandler:
             )
         tctx = task_context(ctx, template)
         if not ctx.status.plugin_state:
+            if cache is not None:
+                held = task_cache.before_attempt(ctx, template, cache)
+                if held is not None:  # a cache hit, or another execution computes the outputs
+                    return held
             # A new attempt: its inputs go to storage for the task's process to read.
             ctx.engine.services.data.write_literal_map(tctx.inputs_uri, ctx.inputs)
             ctx.run.running_tasks.add(ctx.key)
@@ -199,6 +230,9 @@ class TaskHandler:
             template = _template(ctx)
         except KeyError:
             return
+        cache = task_cache.settings(ctx, template)
+        if cache is not None and ctx.status.cache_status != CatalogCacheStatus.CACHE_HIT:
+            task_cache.release(ctx, template, cache)
         if ctx.status.dynamic:
             dynamic.abort(ctx, template, cause)
             return

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD", "upgrade", "current_revision", "alembic_config", "ensure_schema"]
 
-HEAD = "0001"
+HEAD = "0002"
 """The newest revision this flytecore ships."""
 
 # Any constant works; different from the admin's lock so the two never wait for each other.

@@ -14,6 +14,10 @@ Shaped for the save of a round, the hot statement:
   its lease runs out), so acquire and ``next_due_at`` are index range scans, and a save that
   keeps its lease leaves every index alone.
 
+The task cache of :mod:`flytecore.propeller.catalog` (entries and cache-serialization
+reservations) lives in the same database, so a cached result is as durable as the workflows
+that use it and every propeller sharing the store shares the cache.
+
 The schema is created by the Alembic migrations in ``migrations/``; a test checks that they
 produce exactly these tables.
 """
@@ -34,7 +38,17 @@ from sqlalchemy import (
     Table,
 )
 
-__all__ = ["metadata", "workflows", "workflow_objects", "node_states", "event_outbox", "VERSION_TABLE"]
+__all__ = [
+    "metadata",
+    "workflows",
+    "workflow_objects",
+    "node_states",
+    "event_outbox",
+    "catalog_entries",
+    "catalog_reservations",
+    "VERSION_TABLE",
+    "CATALOG_KEY_COLUMNS",
+]
 
 VERSION_TABLE = "flytecore_propeller_alembic_version"
 """Alembic's version table of the store (the admin's is ``alembic_version``)."""
@@ -121,4 +135,35 @@ event_outbox = Table(
     Column("created_at", Double, nullable=False),
     PrimaryKeyConstraint("seq", name="pk_propeller_event_outbox"),
     sqlite_autoincrement=True,
+)
+
+# --- the task cache (flytecore.propeller.catalog), in the same database ---------------------------
+
+CATALOG_KEY_COLUMNS = ("project", "domain", "task_name", "cache_version", "interface_hash", "inputs_hash")
+"""The columns of a cache key (:class:`flytecore.propeller.catalog.CatalogKey`), in order."""
+
+
+def _catalog_key() -> list[Column[str]]:
+    return [Column(name, String, nullable=False) for name in CATALOG_KEY_COLUMNS]
+
+
+catalog_entries = Table(
+    "propeller_catalog_entries",
+    metadata,
+    *_catalog_key(),
+    Column("outputs", LargeBinary, nullable=False, doc="flyteidl LiteralMap bytes of the task's outputs"),
+    Column("source_execution", String, nullable=False, doc="project:domain:name of the execution that ran it"),
+    Column("source_node", String, nullable=False, doc="the node's unique id in that execution"),
+    Column("created_at", Double, nullable=False),
+    PrimaryKeyConstraint(*CATALOG_KEY_COLUMNS, name="pk_propeller_catalog_entries"),
+)
+
+catalog_reservations = Table(
+    "propeller_catalog_reservations",
+    metadata,
+    *_catalog_key(),
+    Column("owner", String, nullable=False, doc="who may compute the entry (an execution's node)"),
+    Column("expires_at", Double, nullable=False, doc="after this, another owner may take it over"),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint(*CATALOG_KEY_COLUMNS, name="pk_propeller_catalog_reservations"),
 )

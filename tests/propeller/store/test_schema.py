@@ -20,6 +20,8 @@ TABLES = {
     "propeller_workflow_objects",
     "propeller_node_states",
     "propeller_event_outbox",
+    "propeller_catalog_entries",
+    "propeller_catalog_reservations",
 }
 
 
