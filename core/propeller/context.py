@@ -14,9 +14,10 @@ import attrs
 
 from flytecore.spec.execution import ErrorKind, ExecutionError, TaskLog
 from flytecore.spec.identifiers import Identifier, TaskExecutionIdentifier, WorkflowExecutionIdentifier
-from flytecore.spec.literals import LiteralMap
+from flytecore.spec.literals import Literal, LiteralMap
 from flytecore.spec.phases import NodePhase, TaskExecutionPhase, WorkflowExecutionPhase
 from flytecore.spec.tasks import TaskTemplate
+from flytecore.spec.types import LiteralType
 from flytecore.spec.workflow import Node
 
 if TYPE_CHECKING:
@@ -247,11 +248,15 @@ class EngineConfig:
         (FlytePropeller's ``max-node-retries-system-failures``, default 3).
     :ivar producer_id: names this propeller in the events it sends.
     :ivar poll_interval: how often a running task is looked at when nothing wakes it.
+    :ivar signal_poll_interval: how often a gate waiting for a signal asks for it when nothing
+        wakes it (the sandbox's admin wakes the execution when a signal is set; a propeller in
+        its own process relies on this).
     """
 
     max_system_retries: int = 3
     producer_id: str = "flytecore-propeller"
     poll_interval: float = 5.0
+    signal_poll_interval: float = 2.0
 
 
 @attrs.define
@@ -261,7 +266,11 @@ class Services:
     :ivar data: storage of inputs, outputs and error documents.
     :ivar tasks: runs task attempts.
     :ivar children: child executions of launch plan nodes (None: such nodes fail).
-    :ivar signals: values of gate signals by id (None: signal gates wait forever).
+    :ivar signals: reads a gate's signal: ``signals(execution_id, signal_id, literal_type)``
+        returns its value, or None while it is not set (creating the signal with that type if
+        needed, as FlyteAdmin's GetOrCreateSignal); it raises
+        :class:`~flytecore.propeller.handlers.gate.SignalRefused` when the signal can never be
+        read, anything else when it cannot be read now. None: signal gates wait forever.
     :ivar catalog: the task cache (None: caching disabled).
     :ivar wake: called with an execution id to get a round for it soon.
     """
@@ -269,6 +278,6 @@ class Services:
     data: DataStore
     tasks: TaskBackend
     children: ChildExecutions | None = None
-    signals: Callable[[WorkflowExecutionIdentifier, str], Any] | None = None
+    signals: Callable[[WorkflowExecutionIdentifier, str, LiteralType], Literal | None] | None = None
     catalog: Any = None
     wake: Callable[[WorkflowExecutionIdentifier], None] = lambda _eid: None

@@ -19,13 +19,14 @@ TABLES = {
     "executions",
     "node_executions",
     "task_executions",
+    "signals",
 }
 
 
 def test_upgrade_from_empty_creates_exactly_the_models_schema(db_url: str) -> None:
     assert current_revision(db_url) is None
-    assert upgrade(db_url) == head_revision() == "0001"
-    assert current_revision(db_url) == "0001"
+    assert upgrade(db_url) == head_revision() == "0002"
+    assert current_revision(db_url) == "0002"
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
@@ -40,8 +41,8 @@ def test_upgrade_from_empty_creates_exactly_the_models_schema(db_url: str) -> No
 
 def test_upgrade_twice_is_a_no_op(db_url: str) -> None:
     upgrade(db_url)
-    assert upgrade(db_url) == "0001"
-    assert current_revision(db_url) == "0001"
+    assert upgrade(db_url) == "0002"
+    assert current_revision(db_url) == "0002"
 
 
 def test_downgrade_to_base_removes_every_table(db_url: str) -> None:
@@ -70,3 +71,35 @@ def test_one_active_launch_plan_index_is_partial_and_unique(db_url: str) -> None
     assert one_active["column_names"] == ["project", "domain", "name"]
     where = one_active.get("dialect_options", {})
     assert any("state = 1" in str(v) for v in where.values()), where
+
+
+def test_signals_migrate_down_and_up_keeping_the_other_tables_rows(db_url: str) -> None:
+    from sqlalchemy import text
+
+    assert upgrade(db_url, "0001") == "0001"
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            assert "signals" not in inspect(conn).get_table_names()
+            conn.execute(
+                text(
+                    "INSERT INTO projects (id, name, description, labels, state, created_at, updated_at) "
+                    "VALUES ('kept', 'kept', '', '{}', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+        assert upgrade(db_url) == "0002"
+        with engine.connect() as conn:
+            columns = {c["name"]: c for c in inspect(conn).get_columns("signals")}
+            keys = inspect(conn).get_pk_constraint("signals")["constrained_columns"]
+            foreign = inspect(conn).get_foreign_keys("signals")
+        assert keys == ["execution_project", "execution_domain", "execution_name", "signal_id"]
+        assert columns["value"]["nullable"] and not columns["type"]["nullable"]
+        assert [(f["referred_table"], f["options"].get("ondelete")) for f in foreign] == [("executions", "CASCADE")]
+        with engine.begin() as conn, alembic_config(conn) as config:
+            command.downgrade(config, "0001")
+        with engine.connect() as conn:
+            assert "signals" not in inspect(conn).get_table_names()
+            assert conn.execute(text("SELECT id FROM projects")).scalars().all() == ["kept"]
+    finally:
+        engine.dispose()
+    assert current_revision(db_url) == "0001"

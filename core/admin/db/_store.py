@@ -58,6 +58,8 @@ def describe(model: type[m.Base], key: Mapping[str, Any]) -> str:
     execution = f"{key['execution_project']}/{key['execution_domain']}/{key['execution_name']}"
     if model is m.NodeExecution:
         return f"{execution} node {key['node_id']}"
+    if model is m.Signal:
+        return f"{key['signal_id']!r} of execution {execution}"
     task = f"{key['task_project']}/{key['task_domain']}/{key['task_name']}@{key['task_version']}"
     return f"{execution} node {key['node_id']} task {task} attempt {key['retry_attempt']}"
 
@@ -123,6 +125,7 @@ def _parse_token(token: str, limit: int) -> int:
 
 _PARENT: dict[type[m.Base], tuple[type[m.Base], list[str]]] = {
     m.NodeExecution: (m.Execution, ["execution_project", "execution_domain", "execution_name"]),
+    m.Signal: (m.Execution, ["execution_project", "execution_domain", "execution_name"]),
     m.TaskExecution: (
         m.NodeExecution,
         ["execution_project", "execution_domain", "execution_name", "node_id"],

@@ -255,6 +255,15 @@ FIELDS: dict[type[m.Base], dict[str, FilterField]] = {
             "task_execution_updated_at": "updated_at",
         },
     ),
+    m.Signal: _fields(
+        m.Signal,
+        ["execution_project", "execution_domain", "execution_name", "signal_id", "created_at", "updated_at"],
+        aliases={
+            **_id_aliases("execution", "execution_", _PDN),
+            "signal_created_at": "created_at",
+            "signal_updated_at": "updated_at",
+        },
+    ),
 }
 """Per table: the fields list requests may filter and sort on."""
 

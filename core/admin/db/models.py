@@ -1,5 +1,5 @@
 """The admin's tables, modelled on FlyteAdmin's (projects, tasks, workflows, launch plans,
-executions, node executions, task executions).
+executions, node executions, task executions, signals).
 
 Specs and closures are stored as serialized flyteidl protobufs (``bytes``): the database never
 needs to look inside them, and the gRPC layer hands them out as they are. Columns that list
@@ -43,6 +43,7 @@ __all__ = [
     "Execution",
     "NodeExecution",
     "TaskExecution",
+    "Signal",
     "utcnow",
     "table_of",
 ]
@@ -380,4 +381,31 @@ class TaskExecution(Base):
             ondelete="CASCADE",
         ),
         Index("ix_task_executions_task", "task_project", "task_domain", "task_name", "task_version"),
+    )
+
+
+class Signal(Base):
+    """A signal a gate node of an execution waits for (flyteidl ``admin.Signal``): created by the
+    execution engine when the gate is reached (GetOrCreateSignal), given its value by a person or
+    a program (SetSignal). ``type`` is a serialized flyteidl ``LiteralType``, ``value`` a
+    serialized ``Literal`` once set (None while the gate waits)."""
+
+    __tablename__ = "signals"
+    ENTITY: ClassVar[str] = "signal"
+
+    execution_project: Mapped[str] = mapped_column(primary_key=True)
+    execution_domain: Mapped[str] = mapped_column(primary_key=True)
+    execution_name: Mapped[str] = mapped_column(primary_key=True)
+    signal_id: Mapped[str] = mapped_column(primary_key=True)
+    type: Mapped[bytes] = mapped_column(default=b"")
+    value: Mapped[bytes | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _updated()
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["execution_project", "execution_domain", "execution_name"],
+            ["executions.project", "executions.domain", "executions.name"],
+            ondelete="CASCADE",
+        ),
     )

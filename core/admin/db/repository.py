@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flytecore.admin.db import models as m
 from flytecore.admin.db._executions import ExecutionRecords
+from flytecore.admin.db._signals import SignalRecords
 from flytecore.admin.db._store import (
     MAX_LIMIT,
     Key,
@@ -62,7 +63,7 @@ def _entity_key(entity_id: Identifier) -> Key:
     }
 
 
-class Repository(ExecutionRecords):
+class Repository(ExecutionRecords, SignalRecords):
     """Reads and writes of the admin's tables over a SQLAlchemy session factory."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:

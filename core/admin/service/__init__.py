@@ -30,6 +30,7 @@ from flytecore.admin.service.executions import ExecutionService
 from flytecore.admin.service.launch_plans import LaunchPlanService
 from flytecore.admin.service.launcher import Launcher, WorkflowObject
 from flytecore.admin.service.projects import ProjectsService
+from flytecore.admin.service.signals import SignalService
 from flytecore.admin.service.version import VersionService
 from flytecore.admin.storage import MetadataStore
 
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-class AdminService(ExecutionService, EventService, LaunchPlanService, ProjectsService, VersionService, DataProxyService):
+class AdminService(ExecutionService, EventService, LaunchPlanService, ProjectsService, VersionService, DataProxyService, SignalService):
     """FlyteAdmin's service layer: projects, domains, tasks, workflows, launch plans,
     executions and the events that update them."""
 
