@@ -101,3 +101,53 @@ def _enable_wal(cursor: Any) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.005)
+
+
+def run_alembic_env(
+    metadata: Any,
+    *,
+    make: Any,
+    version_table: str = "alembic_version",
+    include_object: Any = None,
+) -> None:
+    """The body of an Alembic ``env.py``: migrate over the connection the caller handed over in
+    ``config.attributes["connection"]``, or over a new one for ``-x db=URL`` (developers
+    autogenerating a revision against ``metadata``; review it by hand).
+
+    :param make: makes an engine for a URL (the database's own :func:`make_engine` wrapper).
+    :param version_table: Alembic's version table (the workflow store has its own, so that it
+        can share the admin's database).
+    :param include_object: Alembic's filter: which tables autogenerate may touch.
+    """
+    from alembic import context
+
+    if context.is_offline_mode():
+        raise SystemExit("offline (--sql) migrations are not supported: run them against a database")
+
+    def run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            version_table=version_table,
+            include_object=include_object,
+            compare_type=True,
+            # SQLite cannot ALTER most things; batch mode (copy and move) is how revisions do it.
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    config = context.config
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run(connection)
+        return
+    url = context.get_x_argument(as_dictionary=True).get("db") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("give the database: alembic -x db=URL ...")
+    engine = make(url)
+    try:
+        with engine.connect() as conn:
+            run(conn.execution_options(**WRITE))
+    finally:
+        engine.dispose()

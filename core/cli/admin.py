@@ -90,6 +90,13 @@ def migrate(db_url: str | None) -> None:
     help="Require 'Authorization: Bearer <token>' on every gRPC call and HTTP request (signed data "
     "URLs excepted), with the tokens in this file: one per line, '#' comments.  [default: no authentication]",
 )
+@click.option(
+    "--workflow-store",
+    default=None,
+    metavar="URL",
+    help="Hand accepted executions to a propeller through this workflow store (sqlite:///path/propeller.db "
+    "or postgresql://...), which `flytecore propeller run --store URL` runs.  [default: none; executions wait as QUEUED]",
+)
 def serve(
     db_url: str | None,
     storage_prefix: str | None,
@@ -99,13 +106,15 @@ def serve(
     http_port: int,
     http_base_url: str | None,
     auth_token_file: str | None,
+    workflow_store: str | None,
 ) -> None:
     """Serve FlyteAdmin's gRPC API and the admin's HTTP server.
 
     gRPC: flyteidl's AdminService, DataProxyService and SignalService; RPCs not implemented yet
     answer UNIMPLEMENTED. HTTP: /healthcheck, /metrics and the data proxy's signed upload and
-    download URLs. Migrates the database and creates the configured projects first. Stop with
-    Ctrl-C or SIGTERM.
+    download URLs. Migrates the database and creates the configured projects first. With
+    --workflow-store, accepted executions go into that store for `flytecore propeller run`.
+    Stop with Ctrl-C or SIGTERM.
     """
     # Imported here so that `flytecore --help` does not pay for gRPC, SQLAlchemy and the compiler.
     from sqlalchemy.engine import make_url
@@ -147,6 +156,20 @@ def serve(
                 err=True,
             )
 
+    launcher = None
+    if workflow_store is not None:
+        # The CLI joins the planes: the admin only sees an object with launch() and abort().
+        from flytecore.propeller.runner import StoreLauncher
+        from flytecore.propeller.store import SqlWorkflowStore
+
+        try:
+            launcher = StoreLauncher(SqlWorkflowStore.from_url(workflow_store))
+        except (SQLAlchemyError, ValueError, OSError, ImportError) as exc:
+            raise click.ClickException(f"cannot open --workflow-store {workflow_store}: {type(exc).__name__}: {exc}") from None
+        click.echo(f"executions: into the workflow store {workflow_store} (run them with `flytecore propeller run --store ...`)")
+    else:
+        click.echo("executions: recorded as QUEUED (--workflow-store hands them to a propeller)")
+
     def started(addresses: ServedAddresses) -> None:
         counts = ", ".join(
             f"{entry.descriptor.name} {len(implemented_rpcs(AdminService, entry))}/{len(entry.descriptor.methods)}"
@@ -159,10 +182,15 @@ def serve(
         click.echo("Stop with Ctrl-C.")
 
     try:
-        run_server(config, host=host, port=port, http_port=http_port, auth_tokens=tokens, on_started=started)
+        run_server(
+            config, host=host, port=port, http_port=http_port, auth_tokens=tokens, on_started=started, launcher=launcher
+        )
     except (SQLAlchemyError, ValueError, OSError, ImportError) as exc:
         # Unreachable database, unsupported URL, unusable storage, a missing extra (s3fs,
         # psycopg): a message, not a traceback. ServerStartError is a FlyteCoreError, which
         # the root command already prints as a message.
         raise click.ClickException(f"cannot start the admin: {type(exc).__name__}: {exc}") from None
+    finally:
+        if launcher is not None:
+            launcher.close()
     click.echo("admin stopped")

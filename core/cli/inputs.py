@@ -43,7 +43,8 @@ def parse_value(raw: str, py_type: Any, name: str) -> Any:
     try:
         return _parse(raw, py_type)
     except (ValueError, TypeError, KeyError) as exc:
-        raise UserInputError(f"input {name!r}: cannot read {raw!r} as {py_type}: {exc}") from exc
+        shown = getattr(py_type, "__name__", None) if not typing.get_args(py_type) else None
+        raise UserInputError(f"input {name!r}: cannot read {raw!r} as {shown or py_type}: {exc}") from exc
 
 
 def _parse(raw: str, py_type: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from flytecore.cli.loader import LoadError, load_entity
+from flytecore.cli.options import admin_options, scope_options
 from flytecore.errors import FlyteCoreError
 
 
@@ -82,18 +83,49 @@ def compile(target: str, output: str, project: str, domain: str, version: str) -
         click.echo(yaml.safe_dump(data, sort_keys=False), nl=False)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "allow_interspersed_args": False}
+)
+@click.option("--remote", is_flag=True, help="Register and run it on the admin instead of in this process.")
+@click.option(
+    "--sandbox", is_flag=True, help="With --remote: if no admin answers, run in an embedded sandbox (implies --remote)."
+)
+@click.option("--name", default=None, help="Execution name (idempotent: an existing one is followed).  [default: generated]")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the execution until it ends.")
+@click.option(
+    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="json: one JSON object."
+)
+@scope_options
+@click.option("--version", "version", default=None, help="Version to register under.  [default: a digest of the code]")
+@admin_options
 @click.argument("file")
 @click.argument("entity")
 @click.pass_context
-def run(ctx: click.Context, file: str, entity: str) -> None:
-    """Run ENTITY of FILE locally with inputs given as --name value (JSON for lists, dicts)."""
-    from flytecore.cli.inputs import parse_inputs
+def run(ctx: click.Context, file: str, entity: str, remote: bool, sandbox: bool, **options: Any) -> None:
+    """Run ENTITY (a workflow, launch plan or task) of FILE with inputs given as --name value
+    (JSON for lists, dicts and dataclasses; ISO 8601 for datetimes).
 
-    obj = load_entity(f"{file}:{entity}")
+    Locally (in this process) by default; with --remote, register it with its code, launch it on
+    the admin, follow it and print its outputs (exit status 1 unless it succeeded). Options go
+    before FILE; after ENTITY, an option is read as such unless ENTITY has an input of that name.
+    """
+    from flytecore.cli.inputs import parse_inputs
+    from flytecore.cli.run_remote import REMOTE_ONLY, load_for_registration, run_remote, split_late_options
+
+    # A remote run names modules the way registration does (relative to the file's root folder).
+    maybe_remote = remote or sandbox or any(a.partition("=")[0] in ("--remote", "--sandbox") for a in ctx.args)
+    obj, entities = load_for_registration(file, entity) if maybe_remote else (load_entity(f"{file}:{entity}"), None)
     if not hasattr(obj, "python_interface"):
         raise LoadError(f"{file}:{entity} is a {type(obj).__name__}, not a task, workflow or launch plan")
-    kwargs = parse_inputs(obj, ctx.args)
+    late, args = split_late_options(ctx, ctx.args, set(obj.python_interface.inputs))
+    remote, sandbox = late.pop("remote", remote), late.pop("sandbox", sandbox)
+    options.update(late)
+    if remote or sandbox:
+        sys.exit(run_remote(obj=obj, entities=entities, args=args, sandbox=sandbox, **options))
+    given = [n for n in REMOTE_ONLY if n in late or ctx.get_parameter_source(n) != click.core.ParameterSource.DEFAULT]
+    if given:
+        raise click.UsageError(f"--{given[0].replace('_', '-')} applies to remote runs only; add --remote")
+    kwargs = parse_inputs(obj, args)
     result = obj(**kwargs)
     click.echo(_render(result))
 
@@ -170,8 +202,17 @@ def plugins_list(as_json: bool) -> None:
 
 
 from flytecore.cli.admin import admin  # noqa: E402
+from flytecore.cli.executions import get, terminate  # noqa: E402
+from flytecore.cli.logs import logs  # noqa: E402
+from flytecore.cli.propeller import propeller  # noqa: E402
+from flytecore.cli.register import register  # noqa: E402
+from flytecore.cli.sandbox import sandbox  # noqa: E402
+from flytecore.cli.signal import signal  # noqa: E402
 
 main.add_command(admin)
+for _command in (sandbox, register, get, logs, terminate, propeller):
+    main.add_command(_command)
+main.add_command(signal)
 
 
 if __name__ == "__main__":

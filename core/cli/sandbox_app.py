@@ -19,16 +19,8 @@ from flytecore.admin.config import AdminConfig, flytecore_home
 from flytecore.admin.grpc.server import RunningAdmin, start_in_thread
 from flytecore.admin.metrics import AdminMetrics
 from flytecore.admin.service import AdminService
-from flytecore.propeller.backends.local import WorkerPool
-from flytecore.propeller.backends.local.executor import ContainerExecutor, LocalBackend
-from flytecore.propeller.children import AdminChildExecutions
-from flytecore.propeller.context import EngineConfig, Services
-from flytecore.propeller.data import FsspecDataStore
-from flytecore.propeller.engine import Engine
+from flytecore.cli.data_plane import build_data_plane
 from flytecore.propeller.metrics import PropellerMetrics
-from flytecore.propeller.runner import Propeller
-from flytecore.propeller.sink import AdminEventSink
-from flytecore.propeller.store import SqlWorkflowStore
 
 __all__ = ["Sandbox", "SandboxConfig"]
 
@@ -77,20 +69,27 @@ class Sandbox:
         from flytecore.plugin import get_host
 
         host = host or get_host()
-        self.data = FsspecDataStore()
-        self.pool = WorkerPool(self.config.workers, log_dir=home / "logs" / "workers")
-        executor = ContainerExecutor(self.pool, self.data, home / "logs" / "tasks")
-        backend = LocalBackend(executor, [name for name in host.task_types])
-        self.store = SqlWorkflowStore.from_url(self.config.store_url or f"sqlite:///{home / 'propeller.db'}")
-        self.engine = Engine(Services(data=self.data, tasks=backend), EngineConfig(producer_id="flytecore-sandbox"))
         # One registry for both planes: the admin's /metrics shows the propeller's metrics too.
         self.metrics = AdminMetrics()
-        self.propeller = Propeller(self.store, self.engine, metrics=PropellerMetrics(self.metrics.registry))
-        self.propeller.metrics.watch_free_workers(lambda: self.pool.free_workers)
-        # The two planes meet here: the propeller launches for the admin, the admin takes its events.
-        self.admin = AdminService.create(self.config.admin_config(), host, launcher=self.propeller)
-        self.propeller.sink = AdminEventSink(self.admin)
-        self.engine.services.children = AdminChildExecutions(self.admin)
+        self.plane = build_data_plane(
+            home=home,
+            workers=self.config.workers,
+            store_url=self.config.store_url,
+            host=host,
+            metrics=PropellerMetrics(self.metrics.registry),
+            producer_id="flytecore-sandbox",
+        )
+        self.data, self.pool, self.store = self.plane.data, self.plane.pool, self.plane.store
+        self.engine, self.propeller = self.plane.engine, self.plane.propeller
+        # The two planes meet here: the propeller launches for the admin, the admin takes its
+        # events (and launches child executions, answers gate signals), all in-process calls.
+        try:
+            self.admin = AdminService.create(self.config.admin_config(), host, launcher=self.propeller)
+        except BaseException:
+            self.plane.close()
+            raise
+        self.plane.connect(self.admin)
+        self.admin.on_signal_set = self.propeller.wake  # a set signal opens its gate at once
         self._started = False
         self.servers: RunningAdmin | None = None
 

@@ -17,9 +17,6 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Callable
-from typing import Any
-
-import attrs
 
 from flytecore.propeller.bindings import BindingError, resolve_bindings
 from flytecore.propeller.context import (
@@ -30,119 +27,21 @@ from flytecore.propeller.context import (
     system_error,
     user_error,
 )
-from flytecore.propeller.events import Event, node_event, workflow_event
-from flytecore.propeller.executable import END_NODE_ID, START_NODE_ID, Closure, Executable
-from flytecore.propeller.state import ExecutionState, NodeStatus
+from flytecore.propeller.events import node_event, workflow_event
+from flytecore.propeller.executable import END_NODE_ID, START_NODE_ID
+from flytecore.propeller.failure_node import error_input_type, with_error_input
+from flytecore.propeller.scope import Cursor, Run, Scope, ScopeResult, node_kind, timeout_of, user_retries
+from flytecore.propeller.state import NodeStatus
 from flytecore.spec.execution import ErrorKind, ExecutionError
 from flytecore.spec.literals import LiteralMap
 from flytecore.spec.phases import NodePhase, WorkflowExecutionPhase
 from flytecore.spec.workflow import Node, OnFailurePolicy
-from flytecore.spec.workflow_object import WorkflowObject
 
 __all__ = ["Cursor", "Engine", "Run", "Scope", "ScopeResult", "node_kind"]
 
 log = logging.getLogger(__name__)
 
 _FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED)
-
-
-def node_kind(node: Node) -> str:
-    """Which handler runs ``node``: task, subworkflow, launchplan, branch, gate or array."""
-    if node.task_node is not None:
-        return "task"
-    if node.workflow_node is not None:
-        return "subworkflow" if node.workflow_node.sub_workflow_ref is not None else "launchplan"
-    if node.branch_node is not None:
-        return "branch"
-    if node.gate_node is not None:
-        return "gate"
-    if node.array_node is not None:
-        return "array"
-    raise ValueError(f"node {node.id!r} has no target (task, workflow, branch, gate or array)")
-
-
-class Run:
-    """One execution in the engine's hands: its workflow object, statuses, the events of the
-    current round and the in-memory cursors."""
-
-    def __init__(self, obj: WorkflowObject, state: ExecutionState | None = None, *, producer_id: str = "flytecore-propeller") -> None:
-        self.obj = obj
-        self.state = state or ExecutionState()
-        self.closure = Closure(obj.closure)
-        self.producer_id = producer_id
-        self.events: list[Event] = []
-        self.cursors: dict[str, Cursor] = {}
-        self.wake_at: float | None = None
-        self.running_tasks: set[str] = set()
-        # Handlers' in-memory caches (compiled dynamic workflows, map element DAGs), rebuilt
-        # from saved state after a restart.
-        self.memo: dict[str, dict[str, Any]] = collections.defaultdict(dict)
-
-    @property
-    def execution_id(self):  # type: ignore[no-untyped-def]
-        """The execution's id."""
-        return self.obj.execution_id
-
-    def want_wake(self, at: float | None) -> None:
-        """Ask for a round at ``at`` at the latest."""
-        if at is not None and (self.wake_at is None or at < self.wake_at):
-            self.wake_at = at
-
-    def take_events(self) -> list[Event]:
-        """The events of this round, clearing the list."""
-        events, self.events = self.events, []
-        return events
-
-
-@attrs.define
-class Scope:
-    """A workflow being walked: the primary workflow, or one nested in a node.
-
-    :ivar executable: the workflow.
-    :ivar prefix: prepended to node ids to make unique ids (``""`` at the top).
-    :ivar parent_key: the node the scope is nested in.
-    :ivar inputs: the workflow's inputs (the start node's outputs).
-    :ivar outer: outputs of nodes outside the scope that its bindings may name (a branch's
-        case reads the nodes of the workflow around it).
-    :ivar parallelism: how many of the scope's nodes may run at once (0: no limit).
-    :ivar on_failure: overrides the workflow's failure policy (a map task runs every element).
-    """
-
-    executable: Executable
-    prefix: str
-    parent_key: str | None
-    inputs: LiteralMap
-    outer: Callable[[str], LiteralMap | None] | None = None
-    parallelism: int = 0
-    on_failure: OnFailurePolicy | None = None
-
-    @property
-    def failure_policy(self) -> OnFailurePolicy:
-        """What a node failure does to the rest of the scope."""
-        return self.on_failure if self.on_failure is not None else self.executable.template.metadata.on_failure
-
-    def key(self, node_id: str) -> str:
-        """The unique id of ``node_id`` in this scope."""
-        return f"{self.prefix}{node_id}"
-
-
-@attrs.define
-class Cursor:
-    """Where a scope stands: nodes running, nodes to look at, the first failure."""
-
-    active: set[str] = attrs.field(factory=set)
-    candidates: set[str] = attrs.field(factory=set)
-    failed: str | None = None
-
-
-@attrs.frozen
-class ScopeResult:
-    """How a scope stands after a walk: RUNNING, SUCCEEDED (with outputs), FAILED or ABORTED."""
-
-    phase: NodePhase
-    outputs: LiteralMap | None = None
-    error: ExecutionError | None = None
-    failed_node: str | None = None
 
 
 class Engine:
@@ -173,6 +72,7 @@ class Engine:
         top = Scope(run.closure.primary, "", None, run.obj.inputs)
         if wf.abort_cause is not None:
             self.abort_scope(run, top, wf.abort_cause, now)
+            self.abort_failure_node(run, top, wf.abort_cause, now)
             wf.error = ExecutionError(code="Aborted", message=wf.abort_cause, kind=ErrorKind.USER)
             self._set_workflow(run, WorkflowExecutionPhase.ABORTED, now)
             return True
@@ -198,16 +98,54 @@ class Engine:
         workflow_event(run, phase, now, **result)  # type: ignore[arg-type]
 
     def _failure_node_done(self, run: Run, top: Scope, now: float) -> bool:
-        """Run the workflow's on-failure node (its ``failure_node``) to the end, if it has one."""
-        failure_node = top.executable.template.failure_node
+        """Run the workflow's on-failure node to the end, if it has one (see
+        :meth:`failure_node_done`); the workflow status records that it started."""
+        wf = run.state.workflow
+        if top.executable.template.failure_node is not None and not wf.failure_node_started:
+            wf.failure_node_started = True
+            run.state.workflow_dirty = True
+        return self.failure_node_done(run, top, now, wf.error, wf.failed_node)
+
+    def failure_node_done(
+        self, run: Run, scope: Scope, now: float, error: ExecutionError | None, failed_node: str | None
+    ) -> bool:
+        """Step the failed ``scope``'s on-failure node (its ``failure_node``, flytekit's ``fn0``);
+        True once it ended, or if there is none. Its inputs are its bindings (to the scope's
+        inputs) plus ``err``: ``failed_node`` (a unique id) and the ``error`` message (see
+        :mod:`flytecore.propeller.failure_node`). Its own failure shows in its node events and
+        the log; the scope keeps its original error. The subworkflow handler calls it too."""
+        failure_node = scope.executable.template.failure_node
         if failure_node is None:
             return True
-        key = failure_node.id
+        key = scope.key(failure_node.id)
         status = run.state.node(key)
         if status.phase.is_terminal:
             return True
-        self._step_node(run, top, failure_node, key, status, now, collections.deque())
+        message = error.message if error is not None else ""
+        declared = error_input_type(run.closure, failure_node)
+        node = with_error_input(failure_node, declared, failed_node or "", message)
+        self._step_node(run, scope, node, key, status, now, collections.deque())
+        if status.phase in _FAILED:
+            reason = status.error.message if status.error is not None else status.phase.name
+            log.warning("failure node %s of %s ended %s: %s", key, run.execution_id, status.phase.name, reason)
         return status.phase.is_terminal
+
+    def abort_failure_node(self, run: Run, scope: Scope, cause: str, now: float) -> None:
+        """Abort ``scope``'s on-failure node if it runs (an abort never starts one)."""
+        failure_node = scope.executable.template.failure_node
+        if failure_node is None:
+            return
+        key = scope.key(failure_node.id)
+        status = run.state.peek(key)
+        if status is None or status.phase.is_terminal or status.phase == NodePhase.NOT_YET_STARTED:
+            return
+        try:
+            ctx = self.node_context(run, scope, failure_node, key, status, now)
+            self.handlers[node_kind(failure_node)].abort(ctx, cause)  # type: ignore[attr-defined]
+        except Exception:  # as in abort_scope: the abort goes on, the handler's failure is logged
+            log.exception("aborting failure node %s of %s failed", key, run.execution_id)
+        status.error = ExecutionError(code="Aborted", message=cause, kind=ErrorKind.SYSTEM)
+        self._finish(run, scope, key, failure_node, status, NodePhase.ABORTED, now)
 
     # --- scopes ------------------------------------------------------------------------------
 
@@ -359,14 +297,14 @@ class Engine:
             status.attempt_started_at = now
             run.state.touch(key)
             node_event(run, key, node, status, now, parent_key=scope.parent_key, kind=kind, inputs=ctx.inputs)
-        for _ in range(2 + self.config.max_system_retries + _user_retries(run, node)):
+        for _ in range(2 + self.config.max_system_retries + user_retries(run, node)):
             transition = self._timed_out(handler, ctx) or handler.handle(ctx)  # type: ignore[attr-defined]
             if transition.phase != NodePhase.RETRYABLE_FAILURE or not self._retry(run, node, status, transition, now):
                 break
         self._apply(run, scope, node, key, status, transition, now, kind)
 
     def _timed_out(self, handler: object, ctx: NodeContext) -> Transition | None:
-        timeout = _timeout(ctx.run, ctx.node)
+        timeout = timeout_of(ctx.run, ctx.node)
         started = ctx.status.attempt_started_at
         if timeout is None or started is None or ctx.status.phase not in (NodePhase.QUEUED, NodePhase.RUNNING):
             return None
@@ -386,7 +324,7 @@ class Engine:
             allowed = status.system_failures <= self.config.max_system_retries
         else:
             status.user_failures += 1
-            allowed = status.user_failures <= _user_retries(run, node)
+            allowed = status.user_failures <= user_retries(run, node)
         if not allowed:
             return False
         status.attempts += 1
@@ -453,28 +391,3 @@ class Engine:
             self._finish(run, scope, key, node, status, NodePhase.ABORTED, now)
         cur.active.clear()
         cur.candidates.clear()
-
-
-def _user_retries(run: Run, node: Node) -> int:
-    """Retries for user failures: the node's override, else its task's."""
-    if node.metadata is not None and node.metadata.retries is not None:
-        return node.metadata.retries.retries
-    if node.task_node is not None:
-        try:
-            return run.closure.task(node.task_node.reference_id).metadata.retries.retries
-        except KeyError:
-            return 0
-    return 0
-
-
-def _timeout(run: Run, node: Node) -> float | None:
-    """The per-attempt timeout in seconds: the node's override, else its task's."""
-    if node.metadata is not None and node.metadata.timeout:
-        return node.metadata.timeout.total_seconds()
-    if node.task_node is not None:
-        try:
-            timeout = run.closure.task(node.task_node.reference_id).metadata.timeout
-        except KeyError:
-            return None
-        return timeout.total_seconds() if timeout else None
-    return None

@@ -33,7 +33,7 @@ from flytecore.spec.identifiers import WorkflowExecutionIdentifier
 from flytecore.spec.phases import WorkflowExecutionPhase
 from flytecore.spec.workflow_object import WorkflowObject
 
-__all__ = ["Propeller", "execution_key"]
+__all__ = ["Propeller", "StoreLauncher", "add_to_store", "execution_key"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,35 @@ log = logging.getLogger(__name__)
 def execution_key(eid: WorkflowExecutionIdentifier) -> str:
     """The store's key of an execution: ``project:domain:name`` (unique across projects)."""
     return f"{eid.project}:{eid.domain}:{eid.name}"
+
+
+def add_to_store(store: WorkflowStore, obj: WorkflowObject) -> None:
+    """Put an accepted execution into ``store`` as QUEUED (idempotent per execution)."""
+    store.add(execution_key(obj.execution_id), to_json(obj).encode(), dump_workflow(WorkflowStatus()), "QUEUED")
+
+
+class StoreLauncher:
+    """The admin's launch hook when the propeller runs as its own process (``flytecore admin
+    serve --workflow-store URL`` beside ``flytecore propeller run --store URL``): executions go
+    into the shared workflow store, where the propeller's loop finds them on its next poll.
+
+    :param store: the workflow store the propeller reads.
+    """
+
+    def __init__(self, store: WorkflowStore) -> None:
+        self.store = store
+
+    def launch(self, obj: WorkflowObject) -> None:
+        """Store the execution durably (what :meth:`Propeller.launch` does, without a loop to wake)."""
+        add_to_store(self.store, obj)
+
+    def abort(self, execution_id: WorkflowExecutionIdentifier, cause: str) -> None:
+        """Record an abort request; the propeller's next round aborts the execution."""
+        self.store.request_abort(execution_key(execution_id), cause)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
 
 
 class Propeller:
@@ -53,6 +82,8 @@ class Propeller:
     :param lease_seconds: how long a round may take before another propeller may take over.
     :param batch: workflows leased per pass.
     :param idle_poll: longest sleep when nothing is due and nothing woke the loop.
+    :param resync_interval: how often every unfinished workflow gets a round anyway (see
+        :meth:`resync`).
     """
 
     def __init__(
@@ -65,6 +96,7 @@ class Propeller:
         lease_seconds: float = 60.0,
         batch: int = 32,
         idle_poll: float = 1.0,
+        resync_interval: float = 30.0,
         clock: Callable[[], float] = time.time,
         metrics: PropellerMetrics | None = None,
     ) -> None:
@@ -75,6 +107,8 @@ class Propeller:
         self.lease_seconds = lease_seconds
         self.batch = batch
         self.idle_poll = idle_poll
+        self.resync_interval = resync_interval
+        self._last_resync = 0.0
         self.clock = clock
         self._runs: dict[str, tuple[int, Run]] = {}
         self._objects: dict[str, WorkflowObject] = {}
@@ -93,8 +127,7 @@ class Propeller:
 
     def launch(self, obj: WorkflowObject) -> None:
         """Take an execution: stored durably before this returns; idempotent per execution."""
-        key = execution_key(obj.execution_id)
-        self.store.add(key, to_json(obj).encode(), dump_workflow(WorkflowStatus()), "QUEUED")
+        add_to_store(self.store, obj)
         self.kick()
 
     def abort(self, execution_id: WorkflowExecutionIdentifier, cause: str) -> None:
@@ -199,10 +232,27 @@ class Propeller:
 
     # --- the loop ------------------------------------------------------------------------------
 
+    def resync(self) -> int:
+        """Make a round due for every unfinished workflow; returns how many.
+
+        A running task wakes its workflow when it ends, but that wake-up lives in the process
+        whose worker ran the task: after a crash of that propeller, or a lost wake, a workflow
+        waiting for one would wait forever. A propeller resyncs when it starts and every
+        ``resync_interval`` seconds (FlytePropeller's informer resync does the same); a round
+        that finds nothing changed costs little.
+        """
+        woken = 0
+        for info in self.store.list(limit=1_000_000):
+            if not info.finished and self.store.wake(info.execution_id):
+                woken += 1
+        self._last_resync = time.monotonic()
+        return woken
+
     def run_until_idle(self, timeout: float = 60.0) -> None:
         """Pass after pass until every workflow in the store finished and no event is pending
         (tests, one-shot runs)."""
         deadline = time.monotonic() + timeout
+        self.resync()
         while time.monotonic() < deadline:
             ran = self.step()
             delivered = self.deliver()
@@ -221,7 +271,10 @@ class Propeller:
 
     def serve(self) -> None:
         """Run until :meth:`stop` (in this thread)."""
+        self.resync()
         while not self._stop.is_set():
+            if time.monotonic() - self._last_resync >= self.resync_interval:
+                self.resync()
             try:
                 ran = self.step()
                 delivered = self.deliver()

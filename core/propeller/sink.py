@@ -127,21 +127,24 @@ def _message(exc: BaseException) -> str:
 
 
 class GrpcAdminClient:
-    """The admin's AdminService over gRPC, with the snake_case method names the sinks and child
-    execution launcher call (``create_node_event(request)`` -> ``CreateNodeEvent``)."""
+    """The admin's AdminService (and SignalService) over gRPC, with the snake_case method names
+    the sinks, the child execution launcher and the gate signals call (``create_node_event(request)``
+    -> ``CreateNodeEvent``, ``get_or_create_signal(request)`` -> ``SignalService.GetOrCreateSignal``)."""
 
     def __init__(self, target: str, *, token: str | None = None, timeout: float = 30.0) -> None:
         import grpc
-        from flyteidl.service import admin_pb2_grpc
+        from flyteidl.service import admin_pb2_grpc, signal_pb2_grpc
 
         self.channel = grpc.insecure_channel(target)
         self.stub = admin_pb2_grpc.AdminServiceStub(self.channel)
+        self.signal_stub = signal_pb2_grpc.SignalServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else None
         self.timeout = timeout
 
     def __getattr__(self, name: str) -> Any:
         rpc = "".join(part.capitalize() for part in name.split("_"))
-        method = getattr(self.stub, rpc)
+        stub = self.signal_stub if hasattr(self.signal_stub, rpc) else self.stub
+        method = getattr(stub, rpc)
 
         def call(request: Any) -> Any:
             return method(request, timeout=self.timeout, metadata=self.metadata)

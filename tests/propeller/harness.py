@@ -38,7 +38,8 @@ class InProcessExecutor:
         self.calls: list[tuple[str, int]] = []
         self.aborted: list[str] = []
         self.system_failures: dict[str, int] = {}
-        self.hold: set[str] = set()  # tasks that stay RUNNING until released
+        self.hold: set[str] = set()
+        self.contexts: list[TaskContext] = []  # what each started attempt was given
 
     def handle(self, ctx: TaskContext) -> TaskTransition:
         name = ctx.template.id.name
@@ -46,6 +47,7 @@ class InProcessExecutor:
             ctx.plugin_state["started"] = True
             return TaskTransition(TaskExecutionPhase.RUNNING)
         self.calls.append((name, ctx.task_execution_id.retry_attempt))
+        self.contexts.append(ctx)
         if self.system_failures.get(name, 0) > 0:
             self.system_failures[name] -= 1
             from flytecore.propeller.context import system_error

@@ -258,3 +258,28 @@ def test_a_restarted_engine_continues_without_rerunning_finished_nodes(tmp_path:
     harness.run_to_end(engine2, run2)
     assert run2.state.workflow.outputs.literals["o0"].scalar.primitive.integer == 13
     assert done_before + len(executor2.calls) == 3
+
+
+@task(interruptible=True)
+def spot(x: int) -> int:
+    return x
+
+
+@workflow
+def on_spot(x: int = 1) -> int:
+    return inc(x=spot(x=x))
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [(None, {"spot": True, "inc": False}), (False, {"spot": False, "inc": False}), (True, {"spot": True, "inc": True})],
+)
+def test_interruptible_is_carried_to_the_task_from_task_or_execution(
+    tmp_path: Path, override: bool | None, expected: dict[str, bool]
+) -> None:
+    run, executor = finish(harness.workflow_object(on_spot, tmp_path, interruptible=override), tmp_path)
+    assert run.state.workflow.phase == WorkflowExecutionPhase.SUCCEEDED
+    seen = {ctx.template.id.name.rsplit(".", 1)[1]: ctx.interruptible for ctx in executor.contexts}
+    assert seen == expected
+    flags = {ctx.template.id.name.rsplit(".", 1)[1]: ctx.environment.get("FLYTE_INTERNAL_INTERRUPTIBLE") for ctx in executor.contexts}
+    assert flags == {name: ("true" if on else None) for name, on in expected.items()}

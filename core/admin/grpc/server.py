@@ -25,7 +25,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import grpc
@@ -39,6 +39,9 @@ from flytecore.admin.http import DEFAULT_HTTP_PORT, RunningHttp, create_app, sta
 from flytecore.admin.metrics import AdminMetrics
 from flytecore.admin.service.limits import MAX_GRPC_MESSAGE_BYTES
 from flytecore.errors import FlyteCoreError
+
+if TYPE_CHECKING:  # the service package pulls in SQLAlchemy and the compiler (see serve())
+    from flytecore.admin.service.launcher import Launcher
 
 __all__ = [
     "DEFAULT_GRPC_PORT",
@@ -248,11 +251,13 @@ async def serve(
     http_port: int | None = DEFAULT_HTTP_PORT,
     auth_tokens: BearerTokens | None = None,
     on_started: StartedCallback | None = None,
+    launcher: Launcher | None = None,
 ) -> None:
     """Build the admin for ``config`` and serve it over gRPC and HTTP until SIGINT or SIGTERM.
 
     The database is migrated and the configured projects created before the servers bind.
-    The other parameters are :func:`serve_service`'s.
+    ``launcher`` runs the accepted executions (None: they wait as QUEUED). The other parameters
+    are :func:`serve_service`'s.
 
     :raises ServerStartError: an address cannot be bound.
     """
@@ -261,7 +266,7 @@ async def serve(
     from flytecore.admin.service import AdminService
 
     # Migrations and bootstrap block; run them in a thread so the loop stays responsive to signals.
-    service = await asyncio.to_thread(AdminService.create, config)
+    service = await asyncio.to_thread(AdminService.create, config, None, launcher)
     stop = asyncio.Event()
     with _stop_on_signals(asyncio.get_running_loop(), stop):
         await serve_service(
@@ -285,6 +290,7 @@ def run_server(
     http_port: int | None = DEFAULT_HTTP_PORT,
     auth_tokens: BearerTokens | None = None,
     on_started: StartedCallback | None = None,
+    launcher: Launcher | None = None,
 ) -> None:
     """:func:`serve` from synchronous code: blocks until SIGINT or SIGTERM stopped the servers."""
     asyncio.run(
@@ -296,6 +302,7 @@ def run_server(
             http_port=http_port,
             auth_tokens=auth_tokens,
             on_started=on_started,
+            launcher=launcher,
         )
     )
 

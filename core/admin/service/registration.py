@@ -245,7 +245,9 @@ class RegistrationService(ServiceBase):
         into ``stored``, by (project, domain, name, version)."""
         found: dict[Identifier, TaskTemplate] = {}
         for wf in templates:
-            for node in walk_nodes(wf.nodes):
+            # The failure node (on_failure) runs a task too; it is not among wf.nodes.
+            roots = (*wf.nodes, wf.failure_node) if wf.failure_node is not None else wf.nodes
+            for node in walk_nodes(roots):
                 if node.task_node is None:
                     continue
                 ref = node.task_node.reference_id
@@ -264,7 +266,8 @@ class RegistrationService(ServiceBase):
     def _referenced_launch_plans(self, templates: list[WorkflowTemplate]) -> list[LaunchPlanTemplate]:
         found: dict[Identifier, LaunchPlanTemplate] = {}
         for wf in templates:
-            for node in walk_nodes(wf.nodes):
+            roots = (*wf.nodes, wf.failure_node) if wf.failure_node is not None else wf.nodes
+            for node in walk_nodes(roots):
                 ref = node.workflow_node.launchplan_ref if node.workflow_node is not None else None
                 if ref is None:
                     continue

@@ -9,10 +9,14 @@ wakes the parent (the propeller does that when it finishes an execution with a p
 from __future__ import annotations
 
 from flytecore.propeller.context import NodeContext, Transition, system_error, user_error
+from flytecore.propeller.sink import status_name
 from flytecore.spec.identifiers import WorkflowExecutionIdentifier
 from flytecore.spec.phases import WorkflowExecutionPhase
 
 __all__ = ["LaunchPlanHandler"]
+
+_ANNOUNCED = "announced"
+_REFUSALS = {"INVALID_ARGUMENT", "FAILED_PRECONDITION", "PERMISSION_DENIED", "UNAUTHENTICATED"}
 
 POLL_SECONDS = 5.0
 """How often a child is looked at if its end did not wake the parent (a missed wake-up)."""
@@ -34,10 +38,19 @@ class LaunchPlanHandler:
             )
         assert ctx.node.workflow_node is not None and ctx.node.workflow_node.launchplan_ref is not None
         if ctx.status.child_execution is None:
+            if not ctx.status.plugin_state.get(_ANNOUNCED):
+                # The admin records the child's parent node, so that node's QUEUED event must
+                # reach it first: it is delivered after this round, the launch is the next one's.
+                ctx.status.plugin_state[_ANNOUNCED] = True
+                ctx.touch()
+                return Transition.running(wake_at=ctx.now, message="launching the child execution")
             try:
                 child = children.launch(ctx.run, ctx.key, ctx.node.workflow_node.launchplan_ref, ctx.inputs)
-            except Exception as exc:  # the admin refused the child (bad inputs, missing launch plan)
-                return Transition.failed(user_error("ChildLaunchFailed", f"node {ctx.node.id}: {exc}"))
+            except Exception as exc:
+                if status_name(exc) in _REFUSALS:  # bad inputs, a missing launch plan: for good
+                    return Transition.failed(user_error("ChildLaunchFailed", f"node {ctx.node.id}: {exc}"))
+                # The admin is unreachable, or has not seen the parent node's event yet.
+                return Transition.running(wake_at=ctx.now + 1.0, message=f"launching the child execution: {exc}")
             ctx.status.child_execution = child.name
             ctx.touch()
         phase, outputs, error = children.status(self._child(ctx))
