@@ -131,7 +131,8 @@ class TaskContext:
 
     :ivar template: the task template.
     :ivar task_execution_id: the attempt's id (task, node execution, retry attempt).
-    :ivar inputs: the resolved inputs; also stored at ``inputs_uri`` (``inputs.pb``).
+    :ivar inputs: the resolved inputs; also stored at ``inputs_uri`` (``inputs.pb``), except for an
+        element of flytekit's map_task, whose ``inputs_uri`` holds the whole lists (handlers/array.py).
     :ivar output_prefix: where the task writes ``outputs.pb`` or ``error.pb`` (per attempt).
     :ivar raw_output_prefix: where the task writes raw data (files, dataframes).
     :ivar plugin_state: the executor's state for this attempt; changes are saved with the node.
@@ -196,6 +197,9 @@ class TaskExecutor(Protocol):
     def abort(self, ctx: TaskContext) -> None:
         """Stop the attempt (idempotent)."""
         ...
+
+    # Optional: ``finalize(ctx)`` cleans up after the attempt ended (its node is Succeeding or
+    # Failing until it returns; an exception retries it at the next round).
 
 
 class TaskBackend(Protocol):

@@ -42,6 +42,8 @@ __all__ = ["Cursor", "Engine", "Run", "Scope", "ScopeResult", "node_kind"]
 log = logging.getLogger(__name__)
 
 _FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED)
+_FINALIZED = (NodePhase.SUCCEEDED, NodePhase.FAILED, NodePhase.TIMED_OUT)
+_END_PHASE = "_end_phase"
 
 
 class Engine:
@@ -79,6 +81,8 @@ class Engine:
         result = self.walk(run, top, now)
         if result.phase == NodePhase.SUCCEEDED:
             wf.outputs = result.outputs
+            # Flyte's workflow goes Succeeding (its outputs are final) before Succeeded.
+            self._set_workflow(run, WorkflowExecutionPhase.SUCCEEDING, now)
             self._set_workflow(run, WorkflowExecutionPhase.SUCCEEDED, now, outputs=result.outputs)
             return True
         if result.phase in _FAILED:
@@ -208,7 +212,10 @@ class Engine:
                     cur.candidates.add(node_id)  # held back by max parallelism
                     continue
             seen.add(node_id)
-            self._step_node(run, scope, ex.nodes[node_id], key, status, now, queue)
+            if status.phase in (NodePhase.SUCCEEDING, NodePhase.FAILING):  # finalizing failed before
+                self._finalize(run, scope, ex.nodes[node_id], key, status, now, node_kind(ex.nodes[node_id]))
+            else:
+                self._step_node(run, scope, ex.nodes[node_id], key, status, now, queue)
             if status.phase.is_terminal:
                 cur.active.discard(node_id)
                 if status.phase in _FAILED:
@@ -357,7 +364,30 @@ class Engine:
             status.outputs = transition.outputs or LiteralMap()
         elif transition.error is not None:
             status.error = transition.error
+        if phase in _FINALIZED:
+            # Succeeding / Failing: the handler cleans up (a plugin deletes its resource) before
+            # the node ends; the end phase waits in the status in case finalizing must be retried.
+            status.phase = NodePhase.SUCCEEDING if phase == NodePhase.SUCCEEDED else NodePhase.FAILING
+            status.plugin_state[_END_PHASE] = phase.value
+            self._finalize(run, scope, node, key, status, now, kind)
+            return
         self._finish(run, scope, key, node, status, phase, now, kind=kind)
+
+    def _finalize(self, run: Run, scope: Scope, node: Node, key: str, status: NodeStatus, now: float, kind: str) -> None:
+        """Run the handler's finalize step (if it has one), then end the node; a finalize that
+        fails is logged and retried at the next round."""
+        finalize = getattr(self.handlers[kind], "finalize", None)
+        if finalize is not None:
+            try:
+                finalize(self.node_context(run, scope, node, key, status, now))
+            except Exception:
+                log.exception("finalizing node %s of %s failed; retrying", key, run.execution_id)
+                status.wake_at = now + 1.0
+                run.want_wake(status.wake_at)
+                run.state.touch(key)
+                return
+        end = NodePhase(status.plugin_state.pop(_END_PHASE, NodePhase.SUCCEEDED.value if status.phase == NodePhase.SUCCEEDING else NodePhase.FAILED.value))
+        self._finish(run, scope, key, node, status, end, now, kind=kind)
 
     def _finish(
         self, run: Run, scope: Scope, key: str, node: Node, status: NodeStatus, phase: NodePhase, now: float, kind: str | None = None

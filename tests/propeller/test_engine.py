@@ -32,7 +32,7 @@ def test_quickstart_runs_to_the_end_with_map_and_branch(tmp_path: Path) -> None:
     assert sorted(c for c in executor.calls if c[0].endswith("square")) == [("quickstart.square", 0)] * 5
     events = run.take_events()
     wf_phases = [e.phase for e in events if isinstance(e, WorkflowExecutionEvent)]
-    assert wf_phases == [WorkflowExecutionPhase.RUNNING, WorkflowExecutionPhase.SUCCEEDED]
+    assert wf_phases == [WorkflowExecutionPhase.RUNNING, WorkflowExecutionPhase.SUCCEEDING, WorkflowExecutionPhase.SUCCEEDED]
     nodes = {e.id.node_id for e in events if isinstance(e, NodeExecutionEvent)}
     assert {"n0", "n1", "n2", "n3", "n1-0-0", "n1-0-4"} <= nodes
     branch_child = [

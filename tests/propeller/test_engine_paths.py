@@ -283,3 +283,58 @@ def test_interruptible_is_carried_to_the_task_from_task_or_execution(
     assert seen == expected
     flags = {ctx.template.id.name.rsplit(".", 1)[1]: ctx.environment.get("FLYTE_INTERNAL_INTERRUPTIBLE") for ctx in executor.contexts}
     assert flags == {name: ("true" if on else None) for name, on in expected.items()}
+
+
+class FinalizingTaskHandler:
+    """The real task handler with a finalize step that records calls and fails on demand."""
+
+    def __init__(self, failures: int = 0) -> None:
+        from flytecore.propeller.handlers import TaskHandler
+
+        self.inner = TaskHandler()
+        self.finalized: list[tuple[str, NodePhase]] = []
+        self.failures = failures
+
+    def handle(self, ctx):  # type: ignore[no-untyped-def]
+        return self.inner.handle(ctx)
+
+    def abort(self, ctx, cause):  # type: ignore[no-untyped-def]
+        self.inner.abort(ctx, cause)
+
+    def finalize(self, ctx):  # type: ignore[no-untyped-def]
+        self.finalized.append((ctx.key, ctx.status.phase))
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("cleanup failed")
+
+
+def test_nodes_pass_through_succeeding_or_failing_while_their_handler_finalizes(tmp_path: Path) -> None:
+    handler = FinalizingTaskHandler()
+    engine, _ = harness.make_engine(THIS)
+    engine.handlers["task"] = handler
+    run = Run(harness.workflow_object(chain, tmp_path))
+    harness.run_to_end(engine, run)
+    assert run.state.workflow.phase == WorkflowExecutionPhase.SUCCEEDED
+    assert handler.finalized == [("n0", NodePhase.SUCCEEDING), ("n1", NodePhase.SUCCEEDING), ("n2", NodePhase.SUCCEEDING)]
+
+    handler = FinalizingTaskHandler()
+    engine.handlers["task"] = handler
+    run = Run(harness.workflow_object(fails_fast, tmp_path))
+    harness.run_to_end(engine, run)
+    assert ("n0", NodePhase.FAILING) in handler.finalized
+    assert run.state.node("n0").phase == NodePhase.FAILED
+
+
+def test_a_failed_finalize_is_retried_before_the_node_ends(tmp_path: Path) -> None:
+    handler = FinalizingTaskHandler(failures=1)
+    engine, _ = harness.make_engine(THIS)
+    engine.handlers["task"] = handler
+    run = Run(harness.workflow_object(chain, tmp_path, {"x": 1}))
+    now = time.time()
+    engine.round(run, now)
+    assert run.state.node("n0").phase == NodePhase.SUCCEEDING  # outputs kept, end not reported yet
+    assert run.wake_at == pytest.approx(now + 1.0)
+    assert not any(isinstance(e, NodeExecutionEvent) and e.phase == NodeExecutionPhase.SUCCEEDED for e in run.take_events())
+    harness.run_to_end(engine, run)
+    assert run.state.workflow.outputs.literals["o0"].scalar.primitive.integer == 4
+    assert handler.finalized.count(("n0", NodePhase.SUCCEEDING)) == 2
