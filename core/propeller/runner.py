@@ -111,6 +111,12 @@ class Propeller:
         self._last_resync = 0.0
         self.clock = clock
         self._runs: dict[str, tuple[int, Run]] = {}
+        # Leases kept between rounds (see _round) and the wake-ups that arrived for them.
+        self._held: dict[str, Leased] = {}
+        self._woken: set[str] = set()
+        self._abort_causes: dict[str, str] = {}
+        self._last_renewal = 0.0
+        self._renew_every = min(lease_seconds / 3, 2.0)
         self._objects: dict[str, WorkflowObject] = {}
         self._cond = threading.Condition()
         self._kicked = False
@@ -132,12 +138,18 @@ class Propeller:
 
     def abort(self, execution_id: WorkflowExecutionIdentifier, cause: str) -> None:
         """Ask for an execution to be aborted; the next round aborts it and reports ABORTED."""
-        self.store.request_abort(execution_key(execution_id), cause)
+        key = execution_key(execution_id)
+        self.store.request_abort(key, cause)
+        if key in self._held:  # held here: the next pass aborts it without waiting for a renewal
+            self._abort_causes[key] = cause
+            self._woken.add(key)
         self.kick()
 
     def wake(self, execution_id: WorkflowExecutionIdentifier) -> None:
         """Get a round for ``execution_id`` soon (a task finished, a signal was set)."""
-        self.store.wake(execution_key(execution_id))
+        key = execution_key(execution_id)
+        self._woken.add(key)  # a workflow this propeller holds: its next pass runs the round
+        self.store.wake(key)
         self.kick()
 
     def kick(self) -> None:
@@ -149,20 +161,66 @@ class Propeller:
     # --- rounds --------------------------------------------------------------------------------
 
     def step(self) -> int:
-        """One pass: a round for every due workflow (up to ``batch``). Returns how many ran."""
+        """One pass: a round for every due workflow (up to ``batch`` newly leased ones, plus the
+        due ones this propeller holds). Returns how many ran."""
+        self._renew_held()
+        due = [leased for eid, leased in list(self._held.items()) if self._held_due(eid, leased)]
         leased = self.store.acquire(self.owner, limit=self.batch, lease_seconds=self.lease_seconds)
-        self.metrics.queue_depth.set(len(leased))
-        for item in leased:
+        self.metrics.queue_depth.set(len(leased) + len(due))
+        for item in [*due, *leased]:
+            self._woken.discard(item.execution_id)
             try:
                 self._round(item)
             except LeaseLost:
                 log.warning("lost the lease of %s during a round; another propeller has it", item.execution_id)
-                self._runs.pop(item.execution_id, None)
+                self._forget(item.execution_id)
             except Exception:
                 # A bug in a round must not stop the others; the lease expires and it is retried.
                 log.exception("round of %s failed", item.execution_id)
-                self._runs.pop(item.execution_id, None)
-        return len(leased)
+                self._forget(item.execution_id)
+        return len(leased) + len(due)
+
+    def _forget(self, execution_id: str) -> None:
+        self._runs.pop(execution_id, None)
+        self._held.pop(execution_id, None)
+
+    def _held_due(self, execution_id: str, leased: Leased) -> bool:
+        """A held workflow's round is due: woken here, or its scheduled time (which folds in
+        wake-ups from other processes at each renewal) has come."""
+        if execution_id in self._woken or leased.abort_requested:
+            return True
+        return leased.next_round_at is not None and leased.next_round_at <= self.clock()
+
+    def _renew_held(self) -> None:
+        """Keep the leases of workflows whose tasks run in this process's workers: another
+        propeller taking one over would find attempts it cannot see and run them again."""
+        now = time.monotonic()
+        # Often enough to keep the lease, and to see within seconds the wake-ups and abort
+        # requests that other processes (a standalone admin) record in the store.
+        if now - self._last_renewal < self._renew_every:
+            return
+        self._last_renewal = now
+        for eid, leased in list(self._held.items()):
+            try:
+                self._held[eid] = self.store.renew(leased, self.lease_seconds)
+            except LeaseLost:
+                log.warning("lost the lease of %s; another propeller has it", eid)
+                self._forget(eid)
+
+    def release_all(self) -> None:
+        """Give up every held lease (on shutdown): the workflows' running attempts end with this
+        process's workers, and the next propeller retries them."""
+        for eid, leased in list(self._held.items()):
+            run = self._runs.get(eid)
+            try:
+                self.store.save(
+                    leased, state=dump_workflow(run[1].state.workflow) if run else leased.state,
+                    phase=run[1].state.workflow.phase.name if run else leased.phase,
+                    nodes={}, events=[], next_round_at=self.clock(), release=True,
+                )
+            except LeaseLost:
+                pass
+            self._forget(eid)
 
     def _run_for(self, leased: Leased) -> Run:
         cached = self._runs.get(leased.execution_id)
@@ -176,8 +234,9 @@ class Propeller:
 
     def _round(self, leased: Leased) -> None:
         run = self._run_for(leased)
-        if leased.abort_cause and run.state.workflow.abort_cause is None:
-            run.state.workflow.abort_cause = leased.abort_cause
+        cause = leased.abort_cause or self._abort_causes.pop(leased.execution_id, None)
+        if cause and run.state.workflow.abort_cause is None:
+            run.state.workflow.abort_cause = cause
         first = run.state.workflow.phase == WorkflowExecutionPhase.QUEUED
         started = time.perf_counter()
         now = self.clock()
@@ -188,6 +247,8 @@ class Propeller:
         wf = run.state.workflow
         changed = run.state.take_dirty()
         events = run.take_events()
+        # Attempts running in this process's workers: keep the lease (renewed) until they end.
+        hold = not done and bool(run.running_tasks)
         saved = self.store.save(
             leased,
             state=dump_workflow(wf),
@@ -195,8 +256,12 @@ class Propeller:
             nodes={key: dump_node(status) for key, status in changed.items()},
             events=[encode_event(e) for e in events],
             next_round_at=None if done else run.wake_at,
-            release=True,
+            release=not hold,
         )
+        if hold:
+            self._held[leased.execution_id] = saved
+        else:
+            self._held.pop(leased.execution_id, None)
         self.metrics.round_latency.observe(time.perf_counter() - started)
         self.metrics.rounds.labels("finished" if done else "running").inc()
         if done:
@@ -261,13 +326,24 @@ class Propeller:
             unfinished = any(not info.finished for info in self.store.list(limit=100_000))
             if not unfinished and (self.sink is None or not self.store.pending_events(1)):
                 return
-            due = self.store.next_due_at()
-            wait = 0.05 if due is None else min(max(due - self.clock(), 0.0), 0.05)
+            wait = self._wait_time(0.05)
             with self._cond:
                 if not self._kicked:
                     self._cond.wait(wait)
                 self._kicked = False
         raise TimeoutError(f"the propeller was still busy after {timeout} s")
+
+    def _wait_time(self, longest: float) -> float:
+        """How long the loop may sleep: until the store's next due round, a held workflow's
+        scheduled round or the next lease renewal, at most ``longest``."""
+        times = [self.store.next_due_at(), *(leased.next_round_at for leased in self._held.values())]
+        wait = longest
+        for at in times:
+            if at is not None:
+                wait = min(wait, max(at - self.clock(), 0.0))
+        if self._held:
+            wait = min(wait, self._renew_every)
+        return wait
 
     def serve(self) -> None:
         """Run until :meth:`stop` (in this thread)."""
@@ -284,8 +360,7 @@ class Propeller:
                 self._stop.wait(1.0)
             if ran or delivered:
                 continue
-            due = self.store.next_due_at()
-            wait = self.idle_poll if due is None else min(max(due - self.clock(), 0.0), self.idle_poll)
+            wait = self._wait_time(self.idle_poll)
             with self._cond:
                 if not self._kicked:
                     self._cond.wait(wait)
@@ -304,3 +379,4 @@ class Propeller:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self.release_all()
