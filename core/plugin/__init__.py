@@ -8,6 +8,17 @@ import time); :func:`get_host` gives the process's default host, built on first 
 from __future__ import annotations
 
 from flytecore.plugin._markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl, hookspec
+from flytecore.plugin.faces import (
+    KNOWN_PLUGIN_DISTRIBUTIONS,
+    ErrorKind,
+    K8sTaskContext,
+    KubernetesFace,
+    TaskExecutionPhase,
+    TaskStatus,
+    distribution_for,
+    k8s_resources,
+    missing_plugin_hint,
+)
 from flytecore.plugin.manager import PluginHost, PluginInfo, get_host, make_plugin_host, use_host
 from flytecore.plugin.registry import (
     CliCommandRegistry,
@@ -23,6 +34,15 @@ from flytecore.plugin.registry import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "KNOWN_PLUGIN_DISTRIBUTIONS",
+    "ErrorKind",
+    "K8sTaskContext",
+    "KubernetesFace",
+    "TaskExecutionPhase",
+    "TaskStatus",
+    "distribution_for",
+    "k8s_resources",
+    "missing_plugin_hint",
     "PROJECT_NAME",
     "CliCommandRegistry",
     "CompilerPassRegistry",

@@ -57,8 +57,12 @@ def flytecore_register_task_types(register: TaskTypeRegistry) -> None:
     Called once per plugin host, when its task types are first needed
     (:attr:`flytecore.plugin.PluginHost.task_types`). A task type tied to a ``task_config`` class is
     selected by ``@task(task_config=ThatClass(...))``; its ``to_custom`` fills
-    ``TaskTemplate.custom`` and its ``local_context`` wraps the task body in local runs. The
-    propeller dispatches nodes by task type through this registry.
+    ``TaskTemplate.custom``. Its faces: ``local_context`` (local) wraps the task body wherever it
+    runs in Python; ``kubernetes``, a :class:`~flytecore.plugin.KubernetesFace`, builds the
+    object an operator runs (``build_resource(K8sTaskContext) -> manifest``) and reads its status
+    (``phase_of(resource) -> TaskStatus``). The propeller dispatches nodes by task type through
+    this registry; a type no plugin registers fails with a message naming the distribution that
+    would (:data:`~flytecore.plugin.KNOWN_PLUGIN_DISTRIBUTIONS`).
 
     :param register: call ``register.register(TaskType(...))``; a duplicate task type name or a
         ``config_type`` claimed twice is an error naming both plugins.

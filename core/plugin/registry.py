@@ -12,7 +12,8 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from flytecore.errors import PluginError
+from flytecore.errors import PluginError, UnknownTaskTypeError
+from flytecore.plugin.faces import KubernetesFace, missing_plugin_hint
 
 T = TypeVar("T")
 
@@ -92,11 +93,13 @@ class TaskType:
     :ivar config_type: the class of ``@task(task_config=...)`` that selects this type; None for
         the default python task.
     :ivar to_custom: turns a ``task_config`` instance into ``TaskTemplate.custom`` (JSON-able).
-    :ivar local_context: ``(config, task_template) -> context manager`` entered around the task
-        body when it runs on this machine (e.g. starts a local Spark session); None runs the body
-        as it is.
-    :ivar kubernetes: the Kubernetes face (``build_resource`` / ``phase_of``), filled by later
-        plugins; opaque to the core until the propeller's Kubernetes backend exists.
+    :ivar local_context: the local face: ``(config, task) -> context manager`` entered around the
+        task body wherever the body runs in Python (a local run, or the ``flytecore-execute``
+        worker of the local backend or a pod), e.g. starts a Dask ``LocalCluster``; None runs the
+        body as it is.
+    :ivar kubernetes: the Kubernetes face, a :class:`~flytecore.plugin.KubernetesFace`
+        (``build_resource(K8sTaskContext) -> manifest``, ``phase_of(resource) -> TaskStatus``);
+        None: the task runs as a plain pod.
     :ivar webapi: the web API face (``create`` / ``get`` / ``delete`` / ``status``).
     :ivar description: one line for ``flytecore plugins list``.
     """
@@ -105,7 +108,7 @@ class TaskType:
     config_type: type | None = None
     to_custom: Callable[[Any], dict[str, Any] | None] | None = None
     local_context: Callable[[Any, Any], Any] | None = None
-    kubernetes: Any = None
+    kubernetes: KubernetesFace | None = None
     webapi: Any = None
     description: str = ""
 
@@ -129,6 +132,11 @@ class TaskTypeRegistry(Registry[TaskType]):
                 f"plugin {self.current_plugin!r} registered task type {task_type.name!r} with "
                 f"config_type={task_type.config_type!r}; config_type must be the task_config class"
             )
+        if task_type.kubernetes is not None and not isinstance(task_type.kubernetes, KubernetesFace):
+            raise PluginError(
+                f"plugin {self.current_plugin!r} registered task type {task_type.name!r} with "
+                f"kubernetes={task_type.kubernetes!r}; expected flytecore.plugin.KubernetesFace"
+            )
         if task_type.config_type is not None and task_type.config_type in self._by_config:
             other = self._by_config[task_type.config_type]
             raise PluginError(
@@ -139,6 +147,18 @@ class TaskTypeRegistry(Registry[TaskType]):
         self.add(task_type.name, task_type)
         if task_type.config_type is not None:
             self._by_config[task_type.config_type] = task_type.name
+        return task_type
+
+    def require(self, name: str) -> TaskType:
+        """The task type ``name``; :class:`~flytecore.errors.UnknownTaskTypeError` when no installed
+        plugin registers it, naming the distribution that would (:func:`missing_plugin_hint`)."""
+        task_type = self._items.get(name)
+        if task_type is None:
+            known = ", ".join(sorted(self._items)) or "none"
+            raise UnknownTaskTypeError(
+                f"no installed plugin runs task type {name!r} (task types installed: {known}); "
+                f"{missing_plugin_hint(name)}"
+            )
         return task_type
 
     def for_config(self, config: Any) -> TaskType | None:

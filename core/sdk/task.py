@@ -100,7 +100,8 @@ class PythonFunctionTask(Entity):
     def _resolve_task_type(self) -> Any:
         from flytecore.plugin import get_host
 
-        registry = get_host().task_types
+        host = get_host()
+        registry = host.task_types
         if self.task_config is None:
             return registry[PYTHON_TASK]
         task_type = registry.for_config(self.task_config)
@@ -109,7 +110,7 @@ class PythonFunctionTask(Entity):
             raise AuthoringError(
                 f"task {self.name!r}: no installed plugin handles task_config of type "
                 f"{type(self.task_config).__qualname__}; installed task types: {known}. "
-                "Install the plugin distribution for it (e.g. pip install flyte-plugin-spark)."
+                + _missing_plugin_advice(type(self.task_config), host.plugins)
             )
         return task_type
 
@@ -214,6 +215,28 @@ class PythonFunctionTask(Entity):
                 env=tuple(KeyValuePair(key=k, value=v) for k, v in sorted({**settings.env, **self.environment}.items())),
             ),
         )
+
+
+def _missing_plugin_advice(config_type: type, plugins: Any) -> str:
+    """What to do about a ``task_config`` class no loaded plugin claims: name the distribution
+    it comes from and why its plugin is not loaded, else the project's plugin distributions."""
+    import importlib.metadata
+
+    from flytecore.plugin import KNOWN_PLUGIN_DISTRIBUTIONS
+
+    package = config_type.__module__.split(".")[0]
+    for info in plugins:
+        if info.module.split(".")[0] == package and info.error is not None:
+            return f"Its plugin {info.name!r} (distribution {info.distribution}) failed to load: {info.error}"
+    distributions = importlib.metadata.packages_distributions().get(package, [])
+    if distributions:
+        return (
+            f"It comes from the distribution {distributions[0]}, whose plugin is not loaded: is it "
+            "disabled (FLYTECORE_DISABLE_PLUGINS), or does the distribution lack its "
+            "'flytecore.plugins' entry point?"
+        )
+    known = ", ".join(f"{d} for {t!r} tasks" for t, d in sorted(KNOWN_PLUGIN_DISTRIBUTIONS.items()))
+    return f"Install the plugin distribution for it ({known})."
 
 
 def _is_void(value: Any) -> bool:

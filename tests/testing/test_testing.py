@@ -1,0 +1,42 @@
+"""flytecore.testing: the helpers plugin authors' tests use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flytecore import task
+from flytecore.testing import idl_round_trip, run_on_sandbox, task_template
+from tests.propeller import sandbox_tasks
+
+
+@task(environment={"A": "b"})
+def plain(x: int) -> int:
+    return x
+
+
+def test_task_template_is_what_registration_writes() -> None:
+    template = task_template(plain, version="v7", image="registry.local/app:2")
+    assert (template.type, template.id.version) == ("python-task", "v7")
+    assert template.container is not None and template.container.image == "registry.local/app:2"
+    assert "flytecore-execute" in template.container.args
+
+
+def test_idl_round_trip_keeps_the_template() -> None:
+    template = task_template(plain)
+    assert idl_round_trip(template) == template
+
+
+@pytest.mark.timeout(120)
+def test_run_on_sandbox_runs_in_worker_processes(tmp_path: Path) -> None:
+    run = run_on_sandbox(sandbox_tasks.child, home=tmp_path / "home", x=21)
+    assert (run.phase, run.outputs, run.error) == ("SUCCEEDED", {"o0": 42}, "")
+
+
+@pytest.mark.timeout(120)
+def test_run_on_sandbox_reports_a_failure(tmp_path: Path) -> None:
+    run = run_on_sandbox(sandbox_tasks.crashy, home=tmp_path / "home", name="boom", marker="/nonexistent/dir/m")
+    assert run.phase == "FAILED"
+    assert run.outputs == {}
+    assert run.error
