@@ -108,3 +108,11 @@ def postgres_server() -> Iterator[PostgresServer]:
             timeout=60,
         )
         shutil.rmtree(datadir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flytecore_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep every test (and the worker processes and subprocesses they start) out of the real
+    ``~/.flytecore``: code archives, databases and storage go to a folder of this test run."""
+    if not os.environ.get("FLYTECORE_HOME"):
+        os.environ["FLYTECORE_HOME"] = str(tmp_path_factory.mktemp("flytecore-home"))

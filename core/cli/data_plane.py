@@ -76,7 +76,7 @@ def build_data_plane(
     data = FsspecDataStore()
     pool = WorkerPool(workers, log_dir=home / "logs" / "workers")
     try:
-        executor = ContainerExecutor(pool, data, home / "logs" / "tasks")
+        executor = ContainerExecutor(pool, data, home / "logs" / "tasks", work_dir=home / "work")
         backend = LocalBackend(executor, [name for name in host.task_types])
         store = SqlWorkflowStore.from_url(store_url or f"sqlite:///{home / 'propeller.db'}")
     except BaseException:

@@ -280,7 +280,7 @@ def fetch_nodes(
             cache_status=_cache_status(closure),
             child_execution=child,
         )
-        if nested and node.metadata.is_parent_node and depth < MAX_DEPTH:
+        if nested and (node.metadata.is_parent_node or node.metadata.is_array) and depth < MAX_DEPTH:
             view.children = fetch_nodes(client, eid, names, parent=node_id, parent_name=name, depth=depth + 1)
         views.append(view)
     return views

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flytecore.spec.literals import Binding, BindingData, Literal, LiteralMap, Primitive, Scalar, Void
+from flytecore.spec.literals import Binary, Binding, BindingData, Literal, LiteralMap, Primitive, Scalar, Void
 from flytecore.spec.types import LiteralType, OutputReference
 from flytecore.spec.workflow import (
     GLOBAL_INPUT_NODE_ID,
@@ -97,7 +97,37 @@ def _member(literal: Literal, step: str | int, where: str) -> Literal:
         except (KeyError, IndexError, TypeError):
             raise BindingError(f"{where}: no member {step!r}") from None
         return json_to_literal(value)
+    if scalar is not None and scalar.binary is not None and scalar.binary.tag == _MSGPACK:
+        return _msgpack_member(scalar.binary.value, step, where)
     raise BindingError(f"{where}: cannot select {step!r} from this value")
+
+
+_MSGPACK = "msgpack"
+
+
+def _msgpack_member(data: bytes, step: str | int, where: str) -> Literal:
+    """A step into a msgpack-encoded value (flytekit >= 1.14 writes dataclasses so), answered as
+    FlytePropeller does: a list becomes a collection of msgpack values, anything else one msgpack
+    value (flytekit's transformers read a msgpack int, str, dataclass, ... as themselves)."""
+    try:
+        import msgpack
+    except ImportError:
+        raise BindingError(
+            f"{where}: the value is msgpack-encoded (flytekit >= 1.14); install the 'msgpack' package "
+            "where the propeller runs to select members of it"
+        ) from None
+    value: Any = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    try:
+        value = value[step]
+    except (KeyError, IndexError, TypeError):
+        raise BindingError(f"{where}: no member {step!r}") from None
+
+    def encoded(item: Any) -> Literal:
+        return Literal(scalar=Scalar(binary=Binary(value=msgpack.packb(item), tag=_MSGPACK)))
+
+    if isinstance(value, list):
+        return Literal(collection=tuple(encoded(item) for item in value))
+    return encoded(value)
 
 
 def json_to_literal(value: Any) -> Literal:

@@ -100,7 +100,9 @@ def node_event(
             parent_node_metadata=ParentNodeExecutionMetadata(node_id=parent_key) if parent_key else None,
             spec_node_id=node.id,
             node_name=(node.metadata.name if node.metadata and node.metadata.name else node.id),
-            is_parent=kind in ("branch", "subworkflow", "dynamic", "array"),
+            # As FlytePropeller: an array node is not a parent node but an array (flytekit's
+            # FlyteRemote follows the two differently); its elements still name it as parent.
+            is_parent=kind in ("branch", "subworkflow", "dynamic"),
             is_dynamic=kind == "dynamic",
             is_array=kind == "array",
             reported_at=_at(now),

@@ -82,6 +82,10 @@ class Scope:
         case reads the nodes of the workflow around it).
     :ivar parallelism: how many of the scope's nodes may run at once (0: no limit).
     :ivar on_failure: overrides the workflow's failure policy (a map task runs every element).
+    :ivar map_inputs_uri: set on the elements' scope of a map task whose task takes the whole
+        lists (flytekit's ``map_task``: ``is_original_sub_node_interface`` False): every element's
+        task reads this ``inputs.pb`` (the array node's) and picks its element by the index
+        Flyte's array node gives it (``FLYTE_K8S_ARRAY_INDEX``, the element's node id).
     """
 
     executable: Executable
@@ -91,6 +95,7 @@ class Scope:
     outer: Callable[[str], LiteralMap | None] | None = None
     parallelism: int = 0
     on_failure: OnFailurePolicy | None = None
+    map_inputs_uri: str | None = None
 
     @property
     def failure_policy(self) -> OnFailurePolicy:

@@ -70,3 +70,36 @@ def test_empty_and_single_element_maps(tmp_path: Path, n: int) -> None:
     harness.run_to_end(engine, run)
     assert run.state.workflow.phase == WorkflowExecutionPhase.SUCCEEDED, run.state.workflow.error
     assert literal_int(run.state.workflow.outputs, "total") == 0
+
+
+def test_map_elements_of_a_task_typed_with_the_lists_read_the_whole_lists_and_their_index(tmp_path: Path) -> None:
+    """flytekit's map_task (``is_original_sub_node_interface`` False): as in FlytePropeller, each
+    element's ``{{.input}}`` is the array node's inputs.pb and its index is FLYTE_K8S_ARRAY_INDEX."""
+    import attrs
+
+    from flytecore.propeller.data import FsspecDataStore
+
+    engine, executor = harness.make_engine(quickstart)
+    obj = harness.workflow_object(quickstart.wf, tmp_path, {"n": 3})
+    primary = obj.closure.primary
+    nodes = tuple(
+        attrs.evolve(n, array_node=attrs.evolve(n.array_node, is_original_sub_node_interface=False))
+        if n.array_node is not None
+        else n
+        for n in primary.template.nodes
+    )
+    closure = attrs.evolve(obj.closure, primary=attrs.evolve(primary, template=attrs.evolve(primary.template, nodes=nodes)))
+    run = Run(attrs.evolve(obj, closure=closure))
+    harness.run_to_end(engine, run)
+    assert run.state.workflow.phase == WorkflowExecutionPhase.SUCCEEDED, run.state.workflow.error
+    assert literal_int(run.state.workflow.outputs, "total") == 5  # 0 + 1 + 4
+
+    elements = sorted((c for c in executor.contexts if c.template.id.name == "quickstart.square"), key=lambda c: c.job_id)
+    whole = f"{obj.metadata_prefix}/nodes/n1/inputs.pb"
+    assert [c.inputs_uri for c in elements] == [whole] * 3
+    assert [c.environment["FLYTE_K8S_ARRAY_INDEX"] for c in elements] == ["0", "1", "2"]
+    assert {c.environment["BATCH_JOB_ARRAY_INDEX_VAR_NAME"] for c in elements} == {"FLYTE_K8S_ARRAY_INDEX"}
+    assert [literal_int(c.inputs, "x") for c in elements] == [0, 1, 2]  # the element's own, for events
+    stored = FsspecDataStore().read_literal_map(whole)
+    assert [item.scalar.primitive.integer for item in stored.literals["x"].collection] == [0, 1, 2]
+    assert not Path(obj.metadata_prefix, "nodes", "n1-0-0", "inputs.pb").exists()

@@ -6,6 +6,12 @@ mapped input and the whole of every bound input; elements run in parallel up to 
 element runs even when some fail; the node succeeds when at least ``min_successes`` (or
 ``min_success_ratio`` of the elements) succeeded, and its outputs are lists with one entry per
 element (None for a failed element when failures are allowed).
+
+flytekit's ``map_task`` refers to a task whose interface is already the lists'
+(``is_original_sub_node_interface`` False): its process reads the whole lists and takes its own
+element by index. As FlytePropeller's array node does, such elements are given the array node's
+``inputs.pb`` as ``{{.input}}`` and their index in ``FLYTE_K8S_ARRAY_INDEX`` (named by
+``BATCH_JOB_ARRAY_INDEX_VAR_NAME``); their node events still show their own element's inputs.
 """
 
 from __future__ import annotations
@@ -76,6 +82,17 @@ def _executable(ctx: NodeContext, elements: list[dict[str, Literal]]) -> Executa
     return Executable(template, nodes, upstream, downstream)
 
 
+def _takes_whole_lists(ctx: NodeContext) -> bool:
+    """The sub-node is a task typed with the lists (flytekit's ``…-arraynode`` task)."""
+    array = ctx.node.array_node
+    assert array is not None
+    return array.is_original_sub_node_interface is False and array.node.task_node is not None
+
+
+def _whole_inputs_uri(ctx: NodeContext) -> str:
+    return f"{ctx.node_prefix}/inputs.pb"
+
+
 class ArrayHandler:
     """Runs array nodes."""
 
@@ -89,11 +106,14 @@ class ArrayHandler:
             if isinstance(parsed, str):
                 return parsed
             memo[ctx.key] = found = _executable(ctx, parsed[1])
+            if _takes_whole_lists(ctx):
+                ctx.engine.services.data.write_literal_map(_whole_inputs_uri(ctx), ctx.inputs)
         array = ctx.node.array_node
         assert array is not None
         return Scope(
             found, f"{ctx.key}-{ctx.status.retry_attempt}-", ctx.key, LiteralMap(),
             parallelism=array.parallelism or 0, on_failure=OnFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE,
+            map_inputs_uri=_whole_inputs_uri(ctx) if _takes_whole_lists(ctx) else None,
         )
 
     def handle(self, ctx: NodeContext) -> Transition:

@@ -69,7 +69,10 @@ class BranchHandler:
             executable = memo[ctx.key] = _one_node(ctx.key, taken)
         assert ctx.scope is not None
         outer = ctx.engine.outputs_lookup(ctx.run, ctx.scope)
-        return Scope(executable, f"{ctx.key}-0-", ctx.key, ctx.inputs, outer=outer)
+        # The case node belongs to the workflow around the branch: its start node is that
+        # workflow's (flytekit binds a case node to a workflow input by the input's own name,
+        # while the branch node's inputs are its conditions' operands, named ``.x``).
+        return Scope(executable, f"{ctx.key}-0-", ctx.key, ctx.scope.inputs, outer=outer)
 
     def handle(self, ctx: NodeContext) -> Transition:
         """Choose the case (first time) and walk its node."""

@@ -11,6 +11,7 @@ without one) and after it ends (the outputs are stored).
 
 from __future__ import annotations
 
+from flytecore.plugin import missing_plugin_hint
 from flytecore.propeller.context import (
     NodeContext,
     TaskContext,
@@ -69,13 +70,19 @@ def task_context(ctx: NodeContext, template: TaskTemplate) -> TaskContext:
     }
     if interruptible:
         env["FLYTE_INTERNAL_INTERRUPTIBLE"] = "true"
+    inputs_uri = f"{ctx.node_prefix}/inputs.pb"
+    map_inputs_uri = ctx.scope.map_inputs_uri if ctx.scope is not None else None
+    if map_inputs_uri is not None:  # an element of flytekit's map_task: see handlers/array.py
+        inputs_uri = map_inputs_uri
+        env["BATCH_JOB_ARRAY_INDEX_VAR_NAME"] = "FLYTE_K8S_ARRAY_INDEX"
+        env["FLYTE_K8S_ARRAY_INDEX"] = ctx.node.id
     return TaskContext(
         template=template,
         task_execution_id=TaskExecutionIdentifier(
             task_id=tid, node_execution_id=NodeExecutionIdentifier(node_id=ctx.key, execution_id=eid), retry_attempt=attempt
         ),
         inputs=ctx.inputs,
-        inputs_uri=f"{ctx.node_prefix}/inputs.pb",
+        inputs_uri=inputs_uri,
         output_prefix=f"{ctx.node_prefix}/{attempt}",
         raw_output_prefix=raw,
         checkpoint_prefix=f"{raw}/_flytecheckpoints",
@@ -135,8 +142,7 @@ class TaskHandler:
                 user_error(
                     "UnknownTaskType",
                     f"node {ctx.node.id}: no installed plugin runs task type {template.type!r} "
-                    f"(task {template.id.name}); task types installed: {known}. Install the plugin "
-                    f"distribution for it (e.g. pip install flyte-plugin-{template.type.split('-')[0]}).",
+                    f"(task {template.id.name}); task types installed: {known}; {missing_plugin_hint(template.type)}.",
                 )
             )
         tctx = task_context(ctx, template)
@@ -145,8 +151,10 @@ class TaskHandler:
                 held = task_cache.before_attempt(ctx, template, cache)
                 if held is not None:  # a cache hit, or another execution computes the outputs
                     return held
-            # A new attempt: its inputs go to storage for the task's process to read.
-            ctx.engine.services.data.write_literal_map(tctx.inputs_uri, ctx.inputs)
+            # A new attempt: its inputs go to storage for the task's process to read (an
+            # element of flytekit's map_task reads the array node's, written by that node).
+            if ctx.scope is None or ctx.scope.map_inputs_uri is None:
+                ctx.engine.services.data.write_literal_map(tctx.inputs_uri, ctx.inputs)
             ctx.run.running_tasks.add(ctx.key)
         result = executor.handle(tctx)
         ctx.touch()

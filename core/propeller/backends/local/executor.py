@@ -2,7 +2,11 @@
 
 What a Kubernetes pod would run, run here: the template's command line with Flyte's template
 variables filled in (:mod:`.template`), the task's environment plus Flyte's ``FLYTE_INTERNAL_*``
-variables, stdout and stderr captured to the attempt's folder in storage. The result is read
+variables, stdout and stderr captured to the attempt's folder in storage. A command other than
+the pool's in-process ones (flytekit's ``pyflyte-fast-execute``/``pyflyte-execute``, a raw
+container's program) runs as a subprocess in a fresh working directory of its own, with the
+propeller's interpreter's bin folder first on PATH: the sandbox's environment stands in for the
+container image, which is recorded in the template but never pulled. The result is read
 the way FlytePropeller reads a pod's: ``outputs.pb`` means success, ``error.pb`` says what went
 wrong and whether a retry may help, a worker that died is a system failure (retried on the
 system budget), a non-zero exit without ``error.pb`` is a retryable user failure.
@@ -15,6 +19,8 @@ still running is a lost attempt, retried as a system failure.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -40,6 +46,15 @@ def _is_local(uri: str) -> bool:
     return get_protocol(uri) in ("file", "local")
 
 
+def _command_path(path: str | None) -> str:
+    """PATH for a task's command: this interpreter's bin folder first, so the entrypoints of the
+    environment the propeller runs in (``pyflyte-fast-execute``, ``pyflyte-execute``, ...) are
+    found even when that environment is not activated (a virtualenv's, a tox env's)."""
+    bin_dir = os.path.dirname(sys.executable)
+    rest = [p for p in (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep) if p and p != bin_dir]
+    return os.pathsep.join([bin_dir, *rest])
+
+
 def _local_path(uri: str) -> str:
     return uri[len("file://") :] if uri.startswith("file://") else uri
 
@@ -48,11 +63,23 @@ class ContainerExecutor:
     """Runs container tasks (flytecore's and flytekit's Python tasks, raw containers) as jobs of
     a :class:`WorkerPool`."""
 
-    def __init__(self, pool: WorkerPool, data: FsspecDataStore, log_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        pool: WorkerPool,
+        data: FsspecDataStore,
+        log_dir: str | os.PathLike[str],
+        work_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """:param log_dir: where logs go when storage is not a local folder.
+        :param work_dir: under it, each attempt of a command that runs as a subprocess gets a
+            fresh working directory of its own (what a pod's container would have; flytekit's
+            ``pyflyte-fast-execute --dest-dir .`` unpacks the code there), removed when the
+            attempt ends. Default: ``work`` beside ``log_dir``."""
         self.pool = pool
         self.data = data
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.work_dir = Path(work_dir) if work_dir is not None else self.log_dir.parent / "work"
         self._jobs: dict[str, JobHandle] = {}
         self._lock = threading.Lock()
 
@@ -64,6 +91,9 @@ class ContainerExecutor:
             folder = str(self.log_dir / ctx.job_id)
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, "stdout.log"), os.path.join(folder, "stderr.log")
+
+    def _work_folder(self, ctx: TaskContext) -> str:
+        return str(self.work_dir / ctx.job_id)
 
     def _logs(self, ctx: TaskContext) -> tuple[TaskLog, ...]:
         base = ctx.output_prefix.rstrip("/")
@@ -86,6 +116,7 @@ class ContainerExecutor:
             return TaskTransition(TaskExecutionPhase.RUNNING, logs=self._logs(ctx))
         with self._lock:
             self._jobs.pop(job_id, None)
+        shutil.rmtree(self._work_folder(ctx), ignore_errors=True)
         self._upload_logs(ctx)
         return self._finished(ctx, result)
 
@@ -98,8 +129,11 @@ class ContainerExecutor:
                     "NoContainer", f"task {ctx.template.id.name} has no container to run on the local backend"
                 ),
             )
+        parts = (*container.command, *container.args)
+        in_process = bool(parts) and parts[0] in self.pool.in_process_commands
+        cwd = None if in_process else self._work_folder(ctx)
         try:
-            argv = render_command(container.command, container.args, ctx)
+            argv = render_command(container.command, container.args, ctx, work_dir=cwd)
         except ValueError as exc:
             return TaskTransition(
                 TaskExecutionPhase.FAILED,
@@ -108,18 +142,24 @@ class ContainerExecutor:
         stdout, stderr = self._log_paths(ctx)
         env = {kv.key: kv.value for kv in container.env}
         env.update(ctx.environment)
-        job = Job(job_id=ctx.job_id, argv=tuple(argv), env=env, stdout_path=stdout, stderr_path=stderr)
+        env["PATH"] = _command_path(env.get("PATH"))
+        if cwd is not None:
+            shutil.rmtree(cwd, ignore_errors=True)  # left by an attempt the propeller lost
+            os.makedirs(cwd)
+        job = Job(job_id=ctx.job_id, argv=tuple(argv), env=env, cwd=cwd, stdout_path=stdout, stderr_path=stderr)
         handle = self.pool.submit(job)
         with self._lock:
             self._jobs[job.job_id] = handle
         ctx.plugin_state[_JOB] = job.job_id
         handle.add_done_callback(lambda _h: ctx.wake())
-        return TaskTransition(
-            TaskExecutionPhase.QUEUED, logs=self._logs(ctx), reason="submitted to the local worker pool"
-        )
+        reason = "submitted to the local worker pool"
+        if container.image:
+            reason += f"; image {container.image} recorded, not pulled (runs in the propeller's environment)"
+        return TaskTransition(TaskExecutionPhase.QUEUED, logs=self._logs(ctx), reason=reason)
 
     def _orphan(self, ctx: TaskContext) -> TaskTransition:
         """An attempt this process never submitted (the propeller restarted): use what it left."""
+        shutil.rmtree(self._work_folder(ctx), ignore_errors=True)
         finished = self._read_result(ctx)
         if finished is not None:
             return finished
@@ -192,6 +232,7 @@ class ContainerExecutor:
             handle = self._jobs.pop(job_id, None) if job_id else None
         if handle is not None:
             handle.cancel()
+            handle.add_done_callback(lambda _h: shutil.rmtree(self._work_folder(ctx), ignore_errors=True))
 
 
 class LocalBackend:

@@ -116,6 +116,11 @@ class WorkerPool:
         return self._size
 
     @property
+    def in_process_commands(self) -> Mapping[str, str]:
+        """The commands workers run in-process (``argv[0]`` -> ``"module:function"``)."""
+        return MappingProxyType(self._init["commands"])  # type: ignore[arg-type]
+
+    @property
     def running(self) -> int:
         """Jobs running now."""
         return len(self._active)
