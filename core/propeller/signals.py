@@ -19,7 +19,7 @@ from flyteidl.admin import signal_pb2
 from flyteidl.core import identifier_pb2
 
 from flytecore.propeller.handlers.gate import SignalRefused
-from flytecore.propeller.sink import status_name
+from flytecore.propeller.sink import error_message, status_name
 from flytecore.spec import idl
 from flytecore.spec.identifiers import WorkflowExecutionIdentifier
 from flytecore.spec.literals import Literal
@@ -54,18 +54,8 @@ class AdminSignals:
         except Exception as exc:
             status = status_name(exc)
             if status in _REFUSALS:
-                raise SignalRefused(f"the admin refused it ({status}): {_message(exc)}") from exc
+                raise SignalRefused(f"the admin refused it ({status}): {error_message(exc)}") from exc
             raise
         if not signal.HasField("value"):
             return None
         return idl.from_idl(signal.value, Literal)
-
-
-def _message(exc: BaseException) -> str:
-    details = getattr(exc, "details", None)
-    if callable(details):
-        try:
-            return str(details())
-        except Exception:
-            pass
-    return str(getattr(exc, "message", exc))

@@ -34,6 +34,7 @@ __all__ = [
     "GrpcAdminClient",
     "decode_event",
     "encode_event",
+    "error_message",
     "status_name",
 ]
 
@@ -110,13 +111,14 @@ class AdminEventSink:
             if status == "ALREADY_EXISTS":
                 return
             if status in _DROP:
-                log.warning("admin refused an event (%s), dropping it: %s", status, _message(exc))
-                self.dropped.append((event, f"{status}: {_message(exc)}"))
+                log.warning("admin refused an event (%s), dropping it: %s", status, error_message(exc))
+                self.dropped.append((event, f"{status}: {error_message(exc)}"))
                 return
-            raise DeliveryFailed(f"{type(exc).__name__}: {_message(exc)}") from exc
+            raise DeliveryFailed(f"{type(exc).__name__}: {error_message(exc)}") from exc
 
 
-def _message(exc: BaseException) -> str:
+def error_message(exc: BaseException) -> str:
+    """The message an admin error carries (an RpcError's details, an AdminError's message)."""
     details = getattr(exc, "details", None)
     if callable(details):
         try:

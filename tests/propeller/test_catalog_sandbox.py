@@ -3,7 +3,6 @@ the admin shows the second execution's node as a cache hit."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from flytecore.spec.events import CatalogCacheStatus
 from flytecore.spec.phases import WorkflowExecutionPhase
 from tests.admin.test_grpc import requests_for
 from tests.propeller import catalog_tasks
+from tests.propeller.test_sandbox import wait as finished
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 
@@ -52,18 +52,6 @@ def launch(box: Sandbox, name: str, x: int, marker: Path) -> identifier_pb2.Work
         inputs=inputs,
     )
     return box.admin.create_execution(request).id
-
-
-def finished(
-    box: Sandbox, eid: identifier_pb2.WorkflowExecutionIdentifier, timeout: float = 90
-) -> execution_pb2.Execution:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        execution = box.admin.get_execution(execution_pb2.WorkflowExecutionGetRequest(id=eid))
-        if WorkflowExecutionPhase(execution.closure.phase).is_terminal:
-            return execution
-        time.sleep(0.05)
-    raise AssertionError(f"{eid.name} did not finish in {timeout} s")
 
 
 def node(box: Sandbox, eid: identifier_pb2.WorkflowExecutionIdentifier) -> node_execution_pb2.NodeExecution:
