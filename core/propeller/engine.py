@@ -282,9 +282,16 @@ class Engine:
     # --- one node ----------------------------------------------------------------------------
 
     def node_context(self, run: Run, scope: Scope, node: Node, key: str, status: NodeStatus, now: float) -> NodeContext:
-        """The handler's view of a node, with its inputs resolved."""
-        types = None
-        inputs = resolve_bindings(node.inputs, self.outputs_lookup(run, scope), types)
+        """The handler's view of a node, with its inputs resolved.
+
+        A node's inputs never change once it may start (its upstream nodes have ended), so they
+        are resolved once and kept while the node is active: a running node is looked at every
+        round (a map's elements, a task being polled) without resolving its bindings again.
+        """
+        resolved: dict[str, LiteralMap] = run.memo["inputs"]
+        inputs = resolved.get(key)
+        if inputs is None:
+            inputs = resolved[key] = resolve_bindings(node.inputs, self.outputs_lookup(run, scope))
         return NodeContext(self, run, key, node, status, inputs, scope.parent_key, now, scope)
 
     def _step_node(
@@ -395,6 +402,7 @@ class Engine:
         status.phase, status.updated_at, status.wake_at = phase, now, None
         run.state.touch(key)
         run.running_tasks.discard(key)
+        run.memo["inputs"].pop(key, None)
         kind = kind or node_kind(node)
         node_event(run, key, node, status, now, parent_key=scope.parent_key, kind=kind)
         if self.on_node_finished is not None and status.queued_at is not None:

@@ -281,30 +281,10 @@ async def serve(
         )
 
 
-def run_server(
-    config: AdminConfig,
-    *,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_GRPC_PORT,
-    on_ready: ReadyCallback | None = None,
-    http_port: int | None = DEFAULT_HTTP_PORT,
-    auth_tokens: BearerTokens | None = None,
-    on_started: StartedCallback | None = None,
-    launcher: Launcher | None = None,
-) -> None:
-    """:func:`serve` from synchronous code: blocks until SIGINT or SIGTERM stopped the servers."""
-    asyncio.run(
-        serve(
-            config,
-            host=host,
-            port=port,
-            on_ready=on_ready,
-            http_port=http_port,
-            auth_tokens=auth_tokens,
-            on_started=on_started,
-            launcher=launcher,
-        )
-    )
+def run_server(config: AdminConfig, **options: Any) -> None:
+    """:func:`serve` from synchronous code (same keyword options): blocks until SIGINT or
+    SIGTERM stopped the servers."""
+    asyncio.run(serve(config, **options))
 
 
 @attrs.frozen
