@@ -31,6 +31,7 @@ from flytecore.plugin.registry import (
     TaskTypeRegistry,
     TypeTransformerRegistry,
 )
+from flytecore.sdk.context import context_attribute
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -40,6 +41,7 @@ __all__ = [
     "KubernetesFace",
     "TaskExecutionPhase",
     "TaskStatus",
+    "context_attribute",
     "distribution_for",
     "k8s_resources",
     "missing_plugin_hint",
