@@ -97,6 +97,10 @@ class TaskType:
         task body wherever the body runs in Python (a local run, or the ``flytecore-execute``
         worker of the local backend or a pod), e.g. starts a Dask ``LocalCluster``; None runs the
         body as it is.
+    :ivar local_runner: ``(config, task, kwargs) -> result``, runs the body where the plugin
+        wants it instead of calling ``task.fn(**kwargs)`` in this process, e.g. in several worker
+        processes of a distributed job (PyTorch's elastic launch) returning rank 0's result;
+        entered inside ``local_context``; its exception is the task's error. None calls the body.
     :ivar kubernetes: the Kubernetes face, a :class:`~flytecore.plugin.KubernetesFace`
         (``build_resource(K8sTaskContext) -> manifest``, ``phase_of(resource) -> TaskStatus``);
         None: the task runs as a plain pod.
@@ -108,6 +112,7 @@ class TaskType:
     config_type: type | None = None
     to_custom: Callable[[Any], dict[str, Any] | None] | None = None
     local_context: Callable[[Any, Any], Any] | None = None
+    local_runner: Callable[[Any, Any, dict[str, Any]], Any] | None = None
     kubernetes: KubernetesFace | None = None
     webapi: Any = None
     description: str = ""

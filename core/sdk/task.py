@@ -145,7 +145,10 @@ class PythonFunctionTask(Entity):
         """Run the body with Python values; an exception is wrapped with the task name and the
         original traceback (the original is the ``__cause__``)."""
         try:
-            return self.fn(**kwargs)
+            runner = self.task_type.local_runner
+            if runner is None:
+                return self.fn(**kwargs)
+            return runner(self.task_config, self, kwargs)
         except TaskExecutionError:
             raise
         except Exception as exc:

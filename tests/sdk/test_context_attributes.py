@@ -40,3 +40,37 @@ def test_fields_are_not_shadowed_by_attributes() -> None:
             return params.execution_id != "not this"
 
     assert body() is True
+
+
+def test_a_task_types_local_runner_runs_the_body_and_its_error_is_the_tasks() -> None:
+    from flytecore.errors import TaskExecutionError
+    from flytecore.plugin import TaskType, TaskTypeRegistry, hookimpl, make_plugin_host, use_host
+
+    class Twice:
+        """Runs the body twice and returns both results (a stand-in for a 2-worker launch)."""
+
+    calls: list[dict[str, int]] = []
+
+    def run_twice(config: Twice, task_obj: object, kwargs: dict[str, int]) -> list[int]:
+        assert isinstance(config, Twice)
+        calls.append(kwargs)
+        return [task_obj.fn(**kwargs) for _ in range(2)]  # type: ignore[attr-defined]
+
+    class Plugin:
+        @hookimpl
+        def flytecore_register_task_types(self, register: TaskTypeRegistry) -> None:
+            register.register(TaskType(name="twice", config_type=Twice, local_runner=run_twice))
+
+    host = make_plugin_host(entry_points=False, extra_plugins=[("twice", Plugin())])
+    with use_host(host):
+
+        @task(task_config=Twice())
+        def double(x: int) -> list[int]:
+            if x < 0:
+                raise ValueError("negative")
+            return x * 2  # type: ignore[return-value]
+
+        assert double(x=3) == [6, 6]
+        assert calls == [{"x": 3}]
+        with pytest.raises(TaskExecutionError, match="negative"):
+            double(x=-1)
