@@ -16,7 +16,7 @@ import attrs
 
 from flytecore.spec.tasks import TaskTemplate
 
-__all__ = ["SandboxRun", "idl_round_trip", "run_on_sandbox", "task_template"]
+__all__ = ["SandboxRun", "execute_on", "idl_round_trip", "register_on", "run_on_sandbox", "task_template"]
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 
@@ -70,54 +70,72 @@ def run_on_sandbox(
 
     :raises TimeoutError: the execution did not end within ``timeout`` seconds.
     """
-    from flyteidl.admin import execution_pb2, task_pb2, workflow_pb2
+    from flytecore.cli.sandbox_app import Sandbox, SandboxConfig
+
+    config = SandboxConfig(home=Path(home), workers=workers, http_port=None, grpc_port=0)
+    with Sandbox(config) as box:
+        launch_plan = register_on(box, workflow)
+        return execute_on(box, workflow, launch_plan, name=name, timeout=timeout, **inputs)
+
+
+def register_on(box: Any, workflow: Any, *, version: str = "v1") -> Any:
+    """Register ``workflow`` and its tasks with the admin of ``box`` (a running
+    :class:`~flytecore.cli.sandbox_app.Sandbox`), as ``flytecore register`` does; returns the
+    id of its default launch plan (a flyteidl ``Identifier``)."""
+    from flyteidl.admin import task_pb2, workflow_pb2
     from flyteidl.core import identifier_pb2
 
-    from flytecore.cli.sandbox_app import Sandbox, SandboxConfig
     from flytecore.sdk.serialize import SerializationSettings, serialize_workflow
+    from flytecore.spec.idl import to_idl
+
+    bundle = serialize_workflow(workflow, SerializationSettings(version=version))
+    assert bundle.workflow is not None
+    for template in bundle.tasks.values():
+        box.admin.create_task(task_pb2.TaskCreateRequest(id=to_idl(template.id), spec=task_pb2.TaskSpec(template=to_idl(template))))
+    box.admin.create_workflow(
+        workflow_pb2.WorkflowCreateRequest(id=to_idl(bundle.workflow.id), spec=workflow_pb2.WorkflowSpec(template=to_idl(bundle.workflow)))
+    )
+    launch_plan = to_idl(bundle.workflow.id)
+    launch_plan.resource_type = identifier_pb2.LAUNCH_PLAN  # the admin's default launch plan: the workflow's id
+    return launch_plan
+
+
+def execute_on(
+    box: Any, workflow: Any, launch_plan: Any, *, name: str, timeout: float = 120, poll: float = 0.1, **inputs: Any
+) -> SandboxRun:
+    """Run ``launch_plan`` of ``workflow`` (what :func:`register_on` returned) through the admin
+    of ``box`` with
+    ``inputs`` (Python values; the workflow's defaults fill the others), polling its phase every
+    ``poll`` seconds until it ends.
+
+    :raises TimeoutError: the execution did not end within ``timeout`` seconds.
+    """
+    from flyteidl.admin import execution_pb2
+
     from flytecore.sdk.type_engine import get_type_engine
     from flytecore.spec.idl import from_idl, to_idl
     from flytecore.spec.literals import LiteralMap
     from flytecore.spec.phases import WorkflowExecutionPhase
 
-    bundle = serialize_workflow(workflow, SerializationSettings(version="v1"))
-    assert bundle.workflow is not None
     engine = get_type_engine()
     interface = workflow.python_interface
     # The workflow's defaults too: the admin's default launch plan does not carry them.
     literals = engine.literal_map_from_python({**interface.defaults, **inputs}, interface.input_types)
-    config = SandboxConfig(home=Path(home), workers=workers, http_port=None, grpc_port=0)
-    with Sandbox(config) as box:
-        for template in bundle.tasks.values():
-            box.admin.create_task(task_pb2.TaskCreateRequest(id=to_idl(template.id), spec=task_pb2.TaskSpec(template=to_idl(template))))
-        box.admin.create_workflow(
-            workflow_pb2.WorkflowCreateRequest(
-                id=to_idl(bundle.workflow.id), spec=workflow_pb2.WorkflowSpec(template=to_idl(bundle.workflow))
-            )
-        )
-        lp_id = to_idl(bundle.workflow.id)
-        lp_id.resource_type = identifier_pb2.LAUNCH_PLAN  # the admin's default launch plan: the workflow's id
-        request = execution_pb2.ExecutionCreateRequest(
-            project=PROJECT,
-            domain=DOMAIN,
-            name=name,
-            spec=execution_pb2.ExecutionSpec(launch_plan=lp_id),
-            inputs=to_idl(literals),
-        )
-        eid = box.admin.create_execution(request).id
-        deadline = time.monotonic() + timeout
-        while True:
-            execution = box.admin.get_execution(execution_pb2.WorkflowExecutionGetRequest(id=eid))
-            phase = WorkflowExecutionPhase(execution.closure.phase)
-            if phase.is_terminal:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {name} still {phase.name} after {timeout} s")
-            time.sleep(0.1)
-        outputs: dict[str, Any] = {}
-        if phase == WorkflowExecutionPhase.SUCCEEDED:
-            data = box.admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=eid))
-            outputs = engine.python_from_literal_map(
-                from_idl(data.full_outputs, LiteralMap), interface.outputs, kind="output"
-            )
+    request = execution_pb2.ExecutionCreateRequest(
+        project=PROJECT, domain=DOMAIN, name=name, spec=execution_pb2.ExecutionSpec(launch_plan=launch_plan), inputs=to_idl(literals)
+    )
+    eid = box.admin.create_execution(request).id
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = box.admin.get_execution(execution_pb2.WorkflowExecutionGetRequest(id=eid))
+        phase = WorkflowExecutionPhase(execution.closure.phase)
+        if phase.is_terminal:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"execution {name} still {phase.name} after {timeout} s")
+        time.sleep(poll)
+    outputs: dict[str, Any] = {}
+    if phase == WorkflowExecutionPhase.SUCCEEDED:
+        data = box.admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=eid))
+        outputs = engine.python_from_literal_map(from_idl(data.full_outputs, LiteralMap), interface.outputs, kind="output")
     return SandboxRun(phase=phase.name, outputs=outputs, error=execution.closure.error.message)
