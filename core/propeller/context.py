@@ -61,6 +61,8 @@ class Transition:
     :ivar error: why it failed; its ``kind`` says whose fault (user or system retries).
     :ivar wake_at: when to look again without an outside event (epoch seconds).
     :ivar message: a short status line.
+    :ivar output_uri: where ``outputs`` are stored, if they are (a task's ``outputs.pb``): the
+        node's event then names it instead of carrying the outputs, as FlytePropeller's do.
     """
 
     phase: NodePhase
@@ -68,6 +70,7 @@ class Transition:
     error: ExecutionError | None = None
     wake_at: float | None = None
     message: str = ""
+    output_uri: str | None = None
 
     @classmethod
     def running(cls, wake_at: float | None = None, message: str = "") -> Transition:
@@ -75,9 +78,9 @@ class Transition:
         return cls(NodePhase.RUNNING, wake_at=wake_at, message=message)
 
     @classmethod
-    def succeeded(cls, outputs: LiteralMap | None = None, message: str = "") -> Transition:
-        """Done, with these outputs."""
-        return cls(NodePhase.SUCCEEDED, outputs=outputs or LiteralMap(), message=message)
+    def succeeded(cls, outputs: LiteralMap | None = None, message: str = "", output_uri: str | None = None) -> Transition:
+        """Done, with these outputs (stored at ``output_uri``, if given)."""
+        return cls(NodePhase.SUCCEEDED, outputs=outputs or LiteralMap(), message=message, output_uri=output_uri)
 
     @classmethod
     def failed(cls, error: ExecutionError) -> Transition:

@@ -310,7 +310,15 @@ class Engine:
             status.phase, status.queued_at, status.attempts = NodePhase.QUEUED, now, 1
             status.attempt_started_at = now
             run.state.touch(key)
-            node_event(run, key, node, status, now, parent_key=scope.parent_key, kind=kind, inputs=ctx.inputs)
+            input_uri = None
+            if kind == "task" and scope.map_inputs_uri is None:
+                # The task's process reads them there (every attempt); the admin records where.
+                input_uri = f"{ctx.node_prefix}/inputs.pb"
+                self.services.data.write_literal_map(input_uri, ctx.inputs)
+            node_event(
+                run, key, node, status, now, parent_key=scope.parent_key, kind=kind,
+                inputs=None if input_uri else ctx.inputs, input_uri=input_uri,
+            )
         for _ in range(2 + self.config.max_system_retries + user_retries(run, node)):
             transition = self._timed_out(handler, ctx) or handler.handle(ctx)  # type: ignore[attr-defined]
             if transition.phase != NodePhase.RETRYABLE_FAILURE or not self._retry(run, node, status, transition, now):
@@ -378,7 +386,7 @@ class Engine:
             status.plugin_state[_END_PHASE] = phase.value
             self._finalize(run, scope, node, key, status, now, kind)
             return
-        self._finish(run, scope, key, node, status, phase, now, kind=kind)
+        self._finish(run, scope, key, node, status, phase, now, kind=kind, output_uri=transition.output_uri)
 
     def _finalize(self, run: Run, scope: Scope, node: Node, key: str, status: NodeStatus, now: float, kind: str) -> None:
         """Run the handler's finalize step (if it has one), then end the node; a finalize that
@@ -397,14 +405,23 @@ class Engine:
         self._finish(run, scope, key, node, status, end, now, kind=kind)
 
     def _finish(
-        self, run: Run, scope: Scope, key: str, node: Node, status: NodeStatus, phase: NodePhase, now: float, kind: str | None = None
+        self,
+        run: Run,
+        scope: Scope,
+        key: str,
+        node: Node,
+        status: NodeStatus,
+        phase: NodePhase,
+        now: float,
+        kind: str | None = None,
+        output_uri: str | None = None,
     ) -> None:
         status.phase, status.updated_at, status.wake_at = phase, now, None
         run.state.touch(key)
         run.running_tasks.discard(key)
         run.memo["inputs"].pop(key, None)
         kind = kind or node_kind(node)
-        node_event(run, key, node, status, now, parent_key=scope.parent_key, kind=kind)
+        node_event(run, key, node, status, now, parent_key=scope.parent_key, kind=kind, output_uri=output_uri)
         if self.on_node_finished is not None and status.queued_at is not None:
             self.on_node_finished(kind, phase, now - status.queued_at)
 

@@ -73,12 +73,20 @@ def node_event(
     parent_key: str | None,
     kind: str,
     inputs: LiteralMap | None = None,
+    input_uri: str | None = None,
+    output_uri: str | None = None,
     target: Identifier | None = None,
 ) -> None:
-    """Report a node's phase (admin sees :meth:`NodePhase.to_execution_phase`)."""
+    """Report a node's phase (admin sees :meth:`NodePhase.to_execution_phase`).
+
+    Inputs and outputs already in storage are named by ``input_uri`` / ``output_uri`` (the admin
+    records the location, as with FlytePropeller's events); others travel inline.
+    """
     phase = status.phase.to_execution_phase()
     result: dict[str, object] = {}
-    if status.phase == NodePhase.SUCCEEDED and status.outputs is not None:
+    if status.phase == NodePhase.SUCCEEDED and output_uri:
+        result["output_uri"] = output_uri
+    elif status.phase == NodePhase.SUCCEEDED and status.outputs is not None:
         result["output_data"] = status.outputs
     elif status.phase in (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED) and status.error is not None:
         result["error"] = status.error
@@ -92,7 +100,8 @@ def node_event(
             producer_id=run.producer_id,
             phase=phase,
             occurred_at=_at(now),
-            input_data=inputs,
+            input_data=inputs if not input_uri else None,
+            input_uri=input_uri or None,
             workflow_node_metadata=WorkflowNodeMetadata(execution_id=child_execution) if child_execution else None,
             task_node_metadata=(
                 TaskNodeMetadata(cache_status=CatalogCacheStatus(status.cache_status)) if kind == "task" else None
@@ -127,9 +136,11 @@ def task_event(
     outputs: LiteralMap | None = None,
     error: ExecutionError | None = None,
     inputs: LiteralMap | None = None,
+    input_uri: str | None = None,
     reason: str = "",
 ) -> None:
-    """Report a task attempt's phase (or a new version of the same phase)."""
+    """Report a task attempt's phase (or a new version of the same phase); inputs in storage
+    are named by ``input_uri`` rather than sent inline."""
     result: dict[str, object] = {}
     if error is not None:
         result["error"] = error
@@ -146,7 +157,8 @@ def task_event(
             producer_id=run.producer_id,
             logs=logs,
             occurred_at=_at(now),
-            input_data=inputs,
+            input_data=inputs if not input_uri else None,
+            input_uri=input_uri or None,
             phase_version=phase_version,
             reason=reason,
             task_type=task_type,

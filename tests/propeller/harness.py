@@ -135,3 +135,17 @@ def make_engine(module: Any, **config: Any) -> tuple[Engine, InProcessExecutor]:
     executor = InProcessExecutor(tasks_of(module))
     engine = Engine(Services(data=FsspecDataStore(), tasks=Backend(executor)), EngineConfig(**config))
     return engine, executor
+
+
+def event_inputs(event: Any) -> LiteralMap | None:
+    """An event's inputs: inline, or read from the storage location it names."""
+    if event.input_data is not None or not event.input_uri:
+        return event.input_data  # type: ignore[no-any-return]
+    return FsspecDataStore().read_literal_map(event.input_uri)
+
+
+def event_outputs(event: Any) -> LiteralMap | None:
+    """An event's outputs: inline, or read from the storage location it names."""
+    if event.output_data is not None or not event.output_uri:
+        return event.output_data  # type: ignore[no-any-return]
+    return FsspecDataStore().read_literal_map(event.output_uri)

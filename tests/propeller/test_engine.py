@@ -11,6 +11,7 @@ from flytecore.propeller.engine import Run
 from flytecore.spec.events import NodeExecutionEvent, TaskExecutionEvent, WorkflowExecutionEvent
 from flytecore.spec.phases import NodeExecutionPhase, TaskExecutionPhase, WorkflowExecutionPhase
 from tests.propeller import harness
+from tests.propeller.harness import event_outputs
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "examples"))
 import quickstart
@@ -50,7 +51,7 @@ def test_quickstart_runs_to_the_end_with_map_and_branch(tmp_path: Path) -> None:
     ]
     assert task_phases == [TaskExecutionPhase.SUCCEEDED]
     final = [e for e in events if isinstance(e, NodeExecutionEvent) and e.id.node_id == "n2"][-1]
-    assert final.phase == NodeExecutionPhase.SUCCEEDED and literal_int(final.output_data, "o0") == 30
+    assert final.phase == NodeExecutionPhase.SUCCEEDED and literal_int(event_outputs(final), "o0") == 30
 
 
 def test_big_input_takes_the_other_branch(tmp_path: Path) -> None:

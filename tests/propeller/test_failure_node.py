@@ -17,6 +17,7 @@ from flytecore.spec.events import NodeExecutionEvent
 from flytecore.spec.phases import NodeExecutionPhase, NodePhase, WorkflowExecutionPhase
 from flytecore.spec.types import Error
 from tests.propeller import harness
+from tests.propeller.harness import event_inputs
 
 THIS = sys.modules[__name__]
 PREFIX = f"{__name__}."
@@ -153,7 +154,7 @@ def test_the_handler_node_is_reported_to_the_admin_with_its_inputs(tmp_path: Pat
     phases = [e.phase for e in events]
     assert phases[0] == NodeExecutionPhase.QUEUED and phases[-1] == NodeExecutionPhase.SUCCEEDED
     assert events[0].parent_node_metadata is None and events[0].spec_node_id == "fn0"
-    inputs = events[0].input_data
+    inputs = event_inputs(events[0])  # a task node: its inputs are in storage
     assert inputs is not None
     assert inputs.literals["name"].scalar.primitive.string_value == "c1"
     union = inputs.literals["err"].scalar.union
@@ -272,12 +273,14 @@ def test_err_takes_the_declared_type_or_is_left_out(tmp_path: Path) -> None:
     assert run.state.workflow.phase == WorkflowExecutionPhase.FAILED
     assert handled[0][2] == FlyteError(message=run.state.workflow.error.message, failed_node_id="n0")
     event = node_events(run, "fn0")[0]
-    assert event.input_data is not None and event.input_data.literals["err"].scalar.error is not None
+    inputs = event_inputs(event)
+    assert inputs is not None and inputs.literals["err"].scalar.error is not None
 
     run, _ = run_to_end(without_err, tmp_path, x=2)
     assert run.state.node("fn0").phase == NodePhase.SUCCEEDED and handled == [("cluster", 2, None)]
     event = node_events(run, "fn0")[0]
-    assert event.input_data is not None and set(event.input_data.literals) == {"name", "x"}
+    inputs = event_inputs(event)
+    assert inputs is not None and set(inputs.literals) == {"name", "x"}
 
 
 def test_a_workflow_as_handler_runs_nested_under_the_failure_node(tmp_path: Path) -> None:

@@ -151,10 +151,9 @@ class TaskHandler:
                 held = task_cache.before_attempt(ctx, template, cache)
                 if held is not None:  # a cache hit, or another execution computes the outputs
                     return held
-            # A new attempt: its inputs go to storage for the task's process to read (an
-            # element of flytekit's map_task reads the array node's, written by that node).
-            if ctx.scope is None or ctx.scope.map_inputs_uri is None:
-                ctx.engine.services.data.write_literal_map(tctx.inputs_uri, ctx.inputs)
+            # A new attempt. Its inputs are in storage for the task's process to read: the engine
+            # wrote them when the node started (an element of flytekit's map_task reads the
+            # array node's, written by that node).
             ctx.run.running_tasks.add(ctx.key)
         result = executor.handle(tctx)
         ctx.touch()
@@ -195,8 +194,9 @@ class TaskHandler:
             error = user_error("OutputsNotFound", f"task {template.id.name} did not produce output(s) {', '.join(missing)}")
             self._event(ctx, template, TaskTransition(TaskExecutionPhase.FAILED), error=error)
             return Transition.failed(error)
-        self._event(ctx, template, result, outputs=outputs, output_uri=None if result.outputs is not None else output_uri)
-        return Transition.succeeded(outputs)
+        stored = None if result.outputs is not None else output_uri
+        self._event(ctx, template, result, outputs=outputs, output_uri=stored)
+        return Transition.succeeded(outputs, output_uri=stored)
 
     def _event(
         self,
@@ -215,6 +215,9 @@ class TaskHandler:
         if status.plugin_state.get("_reported") == marker and not (outputs or error):
             return
         status.plugin_state["_reported"] = marker
+        # The node's inputs in storage (see Engine._step_node); a map element's are inline.
+        in_map = ctx.scope is not None and ctx.scope.map_inputs_uri is not None
+        stored_inputs = None if in_map else f"{ctx.node_prefix}/inputs.pb"
         task_event(
             ctx.run,
             ctx.key,
@@ -228,7 +231,8 @@ class TaskHandler:
             output_uri=output_uri,
             outputs=outputs if output_uri is None else None,
             error=error,  # type: ignore[arg-type]
-            inputs=ctx.inputs if result.phase in _RUNNING_PHASES else None,
+            inputs=ctx.inputs if result.phase in _RUNNING_PHASES and not stored_inputs else None,
+            input_uri=stored_inputs if result.phase in _RUNNING_PHASES else None,
             reason=result.reason,
         )
 
