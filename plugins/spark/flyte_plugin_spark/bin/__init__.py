@@ -1,0 +1,1 @@
+"""Scripts spark-submit runs: :mod:`flyte_plugin_spark.bin.entrypoint`."""
