@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import enum
+import functools
 import json
 from typing import Any, TypeVar
 
@@ -82,15 +83,23 @@ def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
         raise ValueError(f"{value!r} is not a {cls.__name__} (one of {names})") from None
 
 
+@functools.cache
+def default_converter() -> cattrs.Converter:
+    """The shared converter of :func:`to_json` and friends (one per process: cattrs builds and
+    caches a function per class on first use, which costs milliseconds each time it is redone).
+    Do not register hooks on it; call :func:`make_converter` for a converter of your own."""
+    return make_converter()
+
+
 def to_json(obj: Any, converter: cattrs.Converter | None = None, **kwargs: Any) -> str:
     """Serialize a spec model to JSON text."""
-    conv = converter or make_converter()
+    conv = converter or default_converter()
     return json.dumps(conv.unstructure(obj), **kwargs)
 
 
 def from_json(text: str | bytes, cls: type[T], converter: cattrs.Converter | None = None) -> T:
     """Parse JSON text into spec model ``cls``."""
-    conv = converter or make_converter()
+    conv = converter or default_converter()
     return conv.structure(json.loads(text), cls)
 
 
@@ -98,7 +107,7 @@ def to_yaml(obj: Any, converter: cattrs.Converter | None = None) -> str:
     """Serialize a spec model to YAML text."""
     import yaml
 
-    conv = converter or make_converter()
+    conv = converter or default_converter()
     return yaml.safe_dump(conv.unstructure(obj), sort_keys=False)
 
 
@@ -106,5 +115,5 @@ def from_yaml(text: str, cls: type[T], converter: cattrs.Converter | None = None
     """Parse YAML text into spec model ``cls``."""
     import yaml
 
-    conv = converter or make_converter()
+    conv = converter or default_converter()
     return conv.structure(yaml.safe_load(text), cls)
