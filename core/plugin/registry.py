@@ -101,6 +101,9 @@ class TaskType:
         wants it instead of calling ``task.fn(**kwargs)`` in this process, e.g. in several worker
         processes of a distributed job (PyTorch's elastic launch) returning rank 0's result;
         entered inside ``local_context``; its exception is the task's error. None calls the body.
+    :ivar task_type_version: ``TaskTemplate.task_type_version`` of this type's templates: the
+        version of the ``custom`` schema the backend reads (flytekit writes 1 for ``pytorch``;
+        FlytePropeller's PyTorch plugin reads version 0 as an older message).
     :ivar kubernetes: the Kubernetes face, a :class:`~flytecore.plugin.KubernetesFace`
         (``build_resource(K8sTaskContext) -> manifest``, ``phase_of(resource) -> TaskStatus``);
         None: the task runs as a plain pod.
@@ -113,6 +116,7 @@ class TaskType:
     to_custom: Callable[[Any], dict[str, Any] | None] | None = None
     local_context: Callable[[Any, Any], Any] | None = None
     local_runner: Callable[[Any, Any, dict[str, Any]], Any] | None = None
+    task_type_version: int = 0
     kubernetes: KubernetesFace | None = None
     webapi: Any = None
     description: str = ""

@@ -210,6 +210,7 @@ class PythonFunctionTask(Entity):
             metadata=self.metadata,
             interface=self.python_interface.to_typed_interface(_engine()),
             custom=custom,
+            task_type_version=self.task_type.task_type_version,
             container=Container(
                 image=self.container_image or settings.image,
                 command=(),
