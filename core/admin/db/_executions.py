@@ -86,24 +86,26 @@ class ExecutionRecords:
         execution_id: WorkflowExecutionIdentifier,
         *,
         expect: Mapping[str, Any] | None = None,
+        load: bool = True,
         **changes: Any,
     ) -> m.Execution:
         """Set columns of an execution, e.g. ``phase=..., closure=..., outputs_uri=...``.
 
         :param expect: columns the stored row must still have (``{"phase": 2}``), else nothing
             is written and :class:`ConcurrentUpdate` is raised.
+        :param load: return the row as stored; False returns None (one read fewer).
         :raises NotFound: :raises ConcurrentUpdate: :raises TypeError: unknown column.
         """
-        return self._store.update(m.Execution, execution_key(execution_id), changes, expect)
+        return self._store.update(m.Execution, execution_key(execution_id), changes, expect, load=load)
 
     # -- node executions -----------------------------------------------------------------
 
-    def create_node_execution(self, node_execution: m.NodeExecution) -> m.NodeExecution:
+    def create_node_execution(self, node_execution: m.NodeExecution, *, load: bool = True) -> m.NodeExecution:
         """Store a node execution's first record.
 
         :raises AlreadyExists: it exists (kept). :raises NotFound: its execution does not exist.
         """
-        return self._store.insert(node_execution)
+        return self._store.insert(node_execution, load=load)
 
     def upsert_node_execution(self, node_execution: m.NodeExecution) -> m.NodeExecution:
         """Insert a node execution, or replace all its columns but ``created_at``; atomic.
@@ -118,10 +120,10 @@ class ExecutionRecords:
 
     def update_node_execution(
         self, node_execution_id: NodeExecutionIdentifier, *, expect: Mapping[str, Any] | None = None,
-        **changes: Any,
+        load: bool = True, **changes: Any,
     ) -> m.NodeExecution:  # fmt: skip
         """Set columns of a node execution, conditionally on ``expect`` (see :meth:`update_execution`)."""
-        return self._store.update(m.NodeExecution, node_execution_key(node_execution_id), changes, expect)
+        return self._store.update(m.NodeExecution, node_execution_key(node_execution_id), changes, expect, load=load)
 
     def list_node_executions(
         self, execution_id: WorkflowExecutionIdentifier, *, parent_node_id: str | None = None,
@@ -148,12 +150,12 @@ class ExecutionRecords:
 
     # -- task executions -----------------------------------------------------------------
 
-    def create_task_execution(self, task_execution: m.TaskExecution) -> m.TaskExecution:
+    def create_task_execution(self, task_execution: m.TaskExecution, *, load: bool = True) -> m.TaskExecution:
         """Store a task attempt's first record.
 
         :raises AlreadyExists: it exists (kept). :raises NotFound: its node execution does not exist.
         """
-        return self._store.insert(task_execution)
+        return self._store.insert(task_execution, load=load)
 
     def upsert_task_execution(self, task_execution: m.TaskExecution) -> m.TaskExecution:
         """Insert a task attempt, or replace all its columns but ``created_at``; atomic.
@@ -168,10 +170,10 @@ class ExecutionRecords:
 
     def update_task_execution(
         self, task_execution_id: TaskExecutionIdentifier, *, expect: Mapping[str, Any] | None = None,
-        **changes: Any,
+        load: bool = True, **changes: Any,
     ) -> m.TaskExecution:  # fmt: skip
         """Set columns of a task attempt, conditionally on ``expect`` (e.g. ``{"phase_version": 3}``)."""
-        return self._store.update(m.TaskExecution, task_execution_key(task_execution_id), changes, expect)
+        return self._store.update(m.TaskExecution, task_execution_key(task_execution_id), changes, expect, load=load)
 
     def list_task_executions(
         self, node_execution_id: NodeExecutionIdentifier, *, filters: str = "", sort: Sort | None = None,

@@ -8,11 +8,12 @@ safe without a check-then-insert.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, Select, insert, inspect, select, update
+from sqlalchemy import ColumnElement, Engine, Select, bindparam, insert, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -100,8 +101,38 @@ def values_of(row: m.Base) -> dict[str, Any]:
 
 
 def where_key(model: type[m.Base], key: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-    """Conditions selecting exactly the row with ``key``."""
-    return [getattr(model, name) == value for name, value in key.items()]
+    """Conditions selecting exactly the row with ``key`` (on the table's columns: cheaper to
+    build than the ORM attributes' and the same SQL)."""
+    columns = m.table_of(model).c
+    return [columns[name] == value for name, value in key.items()]
+
+
+# Statements by shape, built once: building one (coercing every clause, computing its cache key)
+# costs more than running it on SQLite. Parameters are bound by name: k_<key column>,
+# e_<expected column>, v_<changed column>.
+
+
+@functools.cache
+def _select_by_key(model: type[m.Base], names: tuple[str, ...]) -> Select[Any]:
+    columns = m.table_of(model).c
+    return select(model).where(*(columns[n] == bindparam(f"k_{n}") for n in names))
+
+
+@functools.cache
+def _insert_into(model: type[m.Base]) -> Any:
+    return insert(m.table_of(model))
+
+
+@functools.cache
+def _update_where(model: type[m.Base], keys: tuple[str, ...], expect: tuple[str, ...], values: tuple[str, ...]) -> Any:
+    columns = m.table_of(model).c
+    conditions = [columns[n] == bindparam(f"k_{n}") for n in keys]
+    conditions += [columns[n] == bindparam(f"e_{n}") for n in expect]
+    return update(m.table_of(model)).where(*conditions).values({n: bindparam(f"v_{n}", type_=columns[n].type) for n in values})
+
+
+def _params(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}_{name}": value for name, value in values.items()}
 
 
 MAX_LIMIT = 10_000
@@ -165,8 +196,8 @@ class Store:
             session.connection(execution_options=WRITE)
             yield session
 
-    def insert(self, row: M) -> M:
-        """Insert ``row`` and return it as stored.
+    def insert(self, row: M, *, load: bool = True) -> M:
+        """Insert ``row`` and return it as stored (None without ``load``: spares reading it back).
 
         :raises AlreadyExists: a row with its key exists (left unchanged).
         :raises NotFound: the execution / node execution it belongs to does not exist.
@@ -174,6 +205,9 @@ class Store:
         model, values = type(row), values_of(row)
         try:
             with self.write() as session:
+                if not load:
+                    session.execute(_insert_into(model), values)
+                    return None  # type: ignore[return-value]
                 return self.insert_in(session, model, values)
         except IntegrityError as exc:
             raise self.translate(exc, model, values) from None
@@ -184,7 +218,7 @@ class Store:
         A plain INSERT, never an ORM merge: a row object that was read earlier must still be
         reported as a duplicate, not silently turned into an update.
         """
-        session.execute(insert(m.table_of(model)).values(**values))
+        session.execute(_insert_into(model), dict(values))
         return self.one(session, model, {name: values[name] for name in _primary_key(model)})
 
     def upsert(self, row: M) -> M:
@@ -216,8 +250,11 @@ class Store:
         changes: Mapping[str, Any],
         expect: Mapping[str, Any] | None = None,
         before: Callable[[Session, Key], None] | None = None,
+        *,
+        load: bool = True,
     ) -> M:
-        """Set ``changes`` on the row ``key`` if its columns currently equal ``expect``.
+        """Set ``changes`` on the row ``key`` if its columns currently equal ``expect``; returns
+        the row as stored (None without ``load``: spares reading it back).
 
         ``expect`` makes read-check-write safe against a concurrent writer (e.g. two events for
         one execution): the update happens only if the row still looks as the caller read it.
@@ -238,12 +275,16 @@ class Store:
         with self.write() as session:
             if before is not None:
                 before(session, key)
-            conditions = where_key(model, key) + where_key(model, expect)
-            result = session.execute(update(m.table_of(model)).where(*conditions).values(**values))
+            if any(value is None for value in expect.values()):  # IS NULL: not a bound "= ?"
+                conditions = where_key(model, key) + where_key(model, expect)
+                result = session.execute(update(m.table_of(model)).where(*conditions).values(**values))
+            else:
+                stmt = _update_where(model, tuple(key), tuple(expect), tuple(values))
+                result = session.execute(stmt, {**_params("k", key), **_params("e", expect), **_params("v", values)})
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 self.one(session, model, key)  # raises NotFound when the row is missing
                 raise ConcurrentUpdate(model.ENTITY, describe(model, key), expected=expect)
-            return self.one(session, model, key)
+            return self.one(session, model, key) if load else None  # type: ignore[return-value]
 
     def get(self, model: type[M], key: Key) -> M:
         """The row with ``key``. :raises NotFound: there is none."""
@@ -258,7 +299,7 @@ class Store:
     @staticmethod
     def one(session: Session, model: type[M], key: Key) -> M:
         """Load the row with ``key`` in ``session``. :raises NotFound: there is none."""
-        row = session.execute(select(model).where(*where_key(model, key))).scalar_one_or_none()
+        row = session.execute(_select_by_key(model, tuple(key)), _params("k", key)).scalar_one_or_none()
         if row is None:
             raise NotFound(model.ENTITY, describe(model, key))
         return row

@@ -88,14 +88,15 @@ class NodeEvents(EventRecording):
                     execution_name=nid.execution_id.name,  # type: ignore[union-attr]
                     node_id=nid.node_id, parent_node_id=parent or None, retry_group=event.retry_group or None,
                     spec_node_id=event.spec_node_id, **changes_for(None),
-                )
+                ),
+                load=False,
             )
 
         def decide(row: m.NodeExecution) -> None:
             current = NodePhase(row.phase)
             started = current not in (NodePhase.UNDEFINED, NodePhase.QUEUED)
             check_transition(what, current, phase, current.is_terminal, started=started)
-            self.repo.update_node_execution(nid, expect={"phase": row.phase}, **changes_for(row))
+            self.repo.update_node_execution(nid, expect={"phase": row.phase}, load=False, **changes_for(row))
 
         self._apply(what, lambda: self.repo.get_node_execution(nid), create, decide)
         return event_pb2.NodeExecutionEventResponse()

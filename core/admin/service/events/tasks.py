@@ -80,7 +80,8 @@ class TaskEvents(EventRecording):
                     execution_domain=node.execution_id.domain,  # type: ignore[union-attr]
                     execution_name=node.execution_id.name,  # type: ignore[union-attr]
                     node_id=node.node_id, retry_attempt=tid.retry_attempt, **key, **changes_for(None),
-                )
+                ),
+                load=False,
             )
 
         def decide(row: m.TaskExecution) -> None:
@@ -95,7 +96,7 @@ class TaskEvents(EventRecording):
             elif current.is_terminal:
                 raise FailedPreconditionError(f"{what} already ended ({current.name}); the event was not recorded")
             expect = {"phase": row.phase, "phase_version": row.phase_version}
-            self.repo.update_task_execution(tid, expect=expect, **changes_for(row))
+            self.repo.update_task_execution(tid, expect=expect, load=False, **changes_for(row))
 
         self._apply(what, lambda: self.repo.get_task_execution(tid), create, decide)
         return event_pb2.TaskExecutionEventResponse()

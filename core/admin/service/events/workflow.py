@@ -47,7 +47,7 @@ class WorkflowEvents(EventRecording):
                 closure.outputs.uri = uri
             closure.phase = int(phase)
             self.repo.update_execution(
-                eid, expect={"phase": row.phase}, phase=int(phase), closure=serialized(closure), **changes
+                eid, expect={"phase": row.phase}, load=False, phase=int(phase), closure=serialized(closure), **changes
             )
 
         self._apply(what, lambda: self.repo.get_execution(eid), None, decide)
