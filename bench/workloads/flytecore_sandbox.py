@@ -40,7 +40,7 @@ def main() -> int:
         wf = tasks.WORKLOADS[args.workload](args.n)
         launch_plan = register_on(box, wf)
         run = execute_on(
-            box, wf, launch_plan, name="bench", timeout=3600, poll=0.002, **tasks.inputs(args.workload, args.n)
+            box, wf, launch_plan, name="bench", timeout=3600, poll=None, **tasks.inputs(args.workload, args.n)
         )
         seconds = time.perf_counter() - start
     if run.phase != "SUCCEEDED":

@@ -101,12 +101,13 @@ def register_on(box: Any, workflow: Any, *, version: str = "v1") -> Any:
 
 
 def execute_on(
-    box: Any, workflow: Any, launch_plan: Any, *, name: str, timeout: float = 120, poll: float = 0.1, **inputs: Any
+    box: Any, workflow: Any, launch_plan: Any, *, name: str, timeout: float = 120, poll: float | None = 0.1, **inputs: Any
 ) -> SandboxRun:
     """Run ``launch_plan`` of ``workflow`` (what :func:`register_on` returned) through the admin
     of ``box`` with
     ``inputs`` (Python values; the workflow's defaults fill the others), polling its phase every
-    ``poll`` seconds until it ends.
+    ``poll`` seconds until it ends; ``poll=None`` polls every 1% of the time it has run so far
+    (1 to 50 ms): the end is seen within ~1% without the polls loading the admin.
 
     :raises TimeoutError: the execution did not end within ``timeout`` seconds.
     """
@@ -125,7 +126,8 @@ def execute_on(
         project=PROJECT, domain=DOMAIN, name=name, spec=execution_pb2.ExecutionSpec(launch_plan=launch_plan), inputs=to_idl(literals)
     )
     eid = box.admin.create_execution(request).id
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     while True:
         execution = box.admin.get_execution(execution_pb2.WorkflowExecutionGetRequest(id=eid))
         phase = WorkflowExecutionPhase(execution.closure.phase)
@@ -133,7 +135,7 @@ def execute_on(
             break
         if time.monotonic() > deadline:
             raise TimeoutError(f"execution {name} still {phase.name} after {timeout} s")
-        time.sleep(poll)
+        time.sleep(poll if poll is not None else min(max((time.monotonic() - started) / 100, 0.001), 0.05))
     outputs: dict[str, Any] = {}
     if phase == WorkflowExecutionPhase.SUCCEEDED:
         data = box.admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=eid))
