@@ -2,10 +2,8 @@
 (SQLite workflow store) and warm worker processes, everything persisted, as ``flytecore
 sandbox`` runs them. The sandbox starts before the clock (like a peer's imports); the clock
 covers registering the workflow and its tasks, CreateExecution, running to the end and reading
-the outputs. Protocol: see README.md here.
-
-``--acceptance`` also prints the acceptance latency: CreateExecution to the first task's
-RUNNING event (the task attempt's ``started_at``)."""
+the outputs. Protocol: see README.md here. Acceptance latency is measured separately
+(``bench/harness/further.py``)."""
 
 from __future__ import annotations
 
