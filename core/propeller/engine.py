@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 _FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED)
 _FINALIZED = (NodePhase.SUCCEEDED, NodePhase.FAILED, NodePhase.TIMED_OUT)
 _END_PHASE = "_end_phase"
+_OUTPUT_URI = "_output_uri"  # where a finalizing node's outputs are stored, for its end event
 
 
 class Engine:
@@ -384,6 +385,8 @@ class Engine:
             # the node ends; the end phase waits in the status in case finalizing must be retried.
             status.phase = NodePhase.SUCCEEDING if phase == NodePhase.SUCCEEDED else NodePhase.FAILING
             status.plugin_state[_END_PHASE] = phase.value
+            if transition.output_uri:
+                status.plugin_state[_OUTPUT_URI] = transition.output_uri
             self._finalize(run, scope, node, key, status, now, kind)
             return
         self._finish(run, scope, key, node, status, phase, now, kind=kind, output_uri=transition.output_uri)
@@ -402,7 +405,8 @@ class Engine:
                 run.state.touch(key)
                 return
         end = NodePhase(status.plugin_state.pop(_END_PHASE, NodePhase.SUCCEEDED.value if status.phase == NodePhase.SUCCEEDING else NodePhase.FAILED.value))
-        self._finish(run, scope, key, node, status, end, now, kind=kind)
+        output_uri = status.plugin_state.pop(_OUTPUT_URI, None)
+        self._finish(run, scope, key, node, status, end, now, kind=kind, output_uri=output_uri)
 
     def _finish(
         self,

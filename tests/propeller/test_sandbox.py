@@ -98,6 +98,17 @@ def test_quickstart_runs_end_to_end_in_worker_processes(sandbox: Sandbox) -> Non
         "n3": NodeExecutionPhase.SUCCEEDED,
     }
     assert execution.closure.HasField("duration") and execution.closure.duration.ToNanoseconds() > 0
+    # Task nodes' inputs and outputs are recorded where the propeller and the task wrote them
+    # (the node's inputs.pb, the attempt's outputs.pb), as FlytePropeller's events do: the admin
+    # does not store a second copy. (n1, the map, and n3, the branch, are not task nodes.)
+    task_nodes = [n for n in nodes.node_executions if not (n.metadata.is_array or n.metadata.is_parent_node)]
+    assert [n.id.node_id for n in task_nodes] == ["n0", "n2"]
+    for node in task_nodes:
+        assert node.input_uri.endswith(f"/{node.id.node_id}/inputs.pb"), node.input_uri
+        assert node.closure.output_uri.endswith(f"/{node.id.node_id}/0/outputs.pb"), node.closure.output_uri
+        data = sandbox.admin.get_node_execution_data(node_execution_pb2.NodeExecutionGetDataRequest(id=node.id))
+        assert data.full_inputs.literals or node.id.node_id == "n0"
+        assert data.full_outputs.literals
 
 
 def test_a_thousand_element_map_completes_on_the_local_backend(sandbox: Sandbox) -> None:
