@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 
 # Re-exported: a plugin builds TaskStatus values from flytecore.plugin alone.
+from flyteidl.core import tasks_pb2  # type: ignore[import-untyped]
+
 from flytecore.spec.execution import ErrorKind
 from flytecore.spec.phases import TaskExecutionPhase
 from flytecore.spec.tasks import ResourceName, Resources, TaskTemplate
@@ -131,9 +133,10 @@ _K8S_RESOURCE_NAMES = {
 }
 
 
-def k8s_resources(resources: Resources | None) -> dict[str, dict[str, str]]:
+def k8s_resources(resources: Resources | tasks_pb2.Resources | None) -> dict[str, dict[str, str]]:
     """A container's ``resources`` in Kubernetes notation (``{"requests": {...}, "limits": {...}}``);
-    empty sections are left out."""
+    empty sections are left out. ``resources``: the spec's, or flyteidl's ``core.Resources``
+    message as a plugin finds it in its ``custom`` (the two number resource names alike)."""
     out: dict[str, dict[str, str]] = {}
     if resources is None:
         return out

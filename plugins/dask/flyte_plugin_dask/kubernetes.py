@@ -41,26 +41,11 @@ JOB_STATUSES: dict[str, TaskStatus] = {
 """``status.jobStatus`` -> the task's status: every status the operator documents."""
 
 
-# flyteidl's resource names -> Kubernetes' (as flytecore.plugin.k8s_resources does for the spec).
-_K8S_NAMES = {
-    tasks_pb2.Resources.CPU: "cpu",
-    tasks_pb2.Resources.GPU: "nvidia.com/gpu",
-    tasks_pb2.Resources.MEMORY: "memory",
-    tasks_pb2.Resources.STORAGE: "storage",
-    tasks_pb2.Resources.EPHEMERAL_STORAGE: "ephemeral-storage",
-}
-
-
 def _resources(custom_resources: tasks_pb2.Resources | None, ctx: K8sTaskContext) -> dict[str, dict[str, str]]:
     """A component's resources from the ``DaskJob`` message, else the task's."""
     if custom_resources is None or not (custom_resources.requests or custom_resources.limits):
         return k8s_resources(ctx.resources)
-    out: dict[str, dict[str, str]] = {}
-    for section, entries in (("requests", custom_resources.requests), ("limits", custom_resources.limits)):
-        values = {_K8S_NAMES[e.name]: e.value for e in entries if e.name in _K8S_NAMES}
-        if values:
-            out[section] = values
-    return out
+    return k8s_resources(custom_resources)
 
 
 def _container(name: str, image: str, args: list[str], env: list[dict[str, str]], resources: dict[str, Any]) -> dict[str, Any]:

@@ -82,16 +82,6 @@ _CLEAN_POD_POLICIES = {
     common_pb2.CLEANPOD_POLICY_RUNNING: "Running",
     common_pb2.CLEANPOD_POLICY_ALL: "All",
 }
-# flyteidl's resource names -> Kubernetes' (as flytecore.plugin.k8s_resources does for the spec).
-_K8S_NAMES = {
-    tasks_pb2.Resources.CPU: "cpu",
-    tasks_pb2.Resources.GPU: "nvidia.com/gpu",
-    tasks_pb2.Resources.MEMORY: "memory",
-    tasks_pb2.Resources.STORAGE: "storage",
-    tasks_pb2.Resources.EPHEMERAL_STORAGE: "ephemeral-storage",
-}
-
-
 def _replica_fields(spec: pytorch_pb2.DistributedPyTorchTrainingReplicaSpec) -> tuple[int, str, Any, int]:
     """``(replicas, image, resources or None, restart_policy)``: from ``common`` when set (the
     newer flyteidl field), else from the older fields flytekit writes, as FlytePropeller reads them."""
@@ -106,12 +96,7 @@ def _resources(
     """A replica's resources from ``custom``, else the task's."""
     if custom_resources is None or not (custom_resources.requests or custom_resources.limits):
         return k8s_resources(ctx.resources)
-    out: dict[str, dict[str, str]] = {}
-    for section, entries in (("requests", custom_resources.requests), ("limits", custom_resources.limits)):
-        values = {_K8S_NAMES[e.name]: e.value for e in entries if e.name in _K8S_NAMES}
-        if values:
-            out[section] = values
-    return out
+    return k8s_resources(custom_resources)
 
 
 def _replica_spec(

@@ -105,16 +105,6 @@ _UPSCALING_MODES = {
     ray_pb2.AutoscalerOptions.UPSCALING_MODE_CONSERVATIVE: "Conservative",
     ray_pb2.AutoscalerOptions.UPSCALING_MODE_AGGRESSIVE: "Aggressive",
 }
-# flyteidl's resource names -> Kubernetes' (as flytecore.plugin.k8s_resources does for the spec).
-_K8S_NAMES = {
-    tasks_pb2.Resources.CPU: "cpu",
-    tasks_pb2.Resources.GPU: "nvidia.com/gpu",
-    tasks_pb2.Resources.MEMORY: "memory",
-    tasks_pb2.Resources.STORAGE: "storage",
-    tasks_pb2.Resources.EPHEMERAL_STORAGE: "ephemeral-storage",
-}
-
-
 def entrypoint(command: tuple[str, ...] | list[str]) -> str:
     """``spec.entrypoint`` for a container command line, joined as FlytePropeller joins it: with
     spaces, an empty argument written ``''`` so that it is not lost."""
@@ -205,11 +195,7 @@ def _worker_group(ctx: K8sTaskContext, group: ray_pb2.WorkerGroupSpec) -> dict[s
 
 def _autoscaler_options(options: ray_pb2.AutoscalerOptions) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    resources: dict[str, dict[str, str]] = {}
-    for section, entries in (("requests", options.resources.requests), ("limits", options.resources.limits)):
-        values = {_K8S_NAMES[e.name]: e.value for e in entries if e.name in _K8S_NAMES}
-        if values:
-            resources[section] = values
+    resources = k8s_resources(options.resources)
     if resources:
         out["resources"] = resources
     if options.image:
