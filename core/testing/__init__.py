@@ -3,7 +3,8 @@
 - :func:`task_template`: the task template ``@task`` serializes (``custom`` from the plugin);
 - :func:`idl_round_trip`: a template through flyteidl's wire format and back;
 - :func:`run_on_sandbox`: a workflow registered and run on an in-process sandbox (admin,
-  propeller, warm worker processes running ``flytecore-execute``), its outputs as Python values.
+  propeller, warm worker processes running ``flytecore-execute``), its outputs as Python values;
+- :func:`unpublished_fields`: the field names of a manifest an operator's schema does not have.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ import attrs
 
 from flytecore.spec.tasks import TaskTemplate
 
-__all__ = ["SandboxRun", "execute_on", "idl_round_trip", "register_on", "run_on_sandbox", "task_template"]
+__all__ = [
+    "SandboxRun",
+    "execute_on",
+    "idl_round_trip",
+    "register_on",
+    "run_on_sandbox",
+    "task_template",
+    "unpublished_fields",
+]
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 
@@ -43,6 +52,29 @@ def idl_round_trip(template: TaskTemplate) -> TaskTemplate:
     wire = tasks_pb2.TaskTemplate.FromString(to_idl(template).SerializeToString())
     back: TaskTemplate = from_idl(wire, TaskTemplate)
     return back
+
+
+def unpublished_fields(value: Any, schema: Any, path: str = "") -> list[str]:
+    """Paths in ``value`` (a manifest) whose field name ``schema`` does not have.
+
+    ``schema`` mirrors the operator's published types: a dict of field name -> schema of the
+    field's value, ``[schema]`` for a list of such values, None for a value not checked further
+    (a scalar, or a free-form map such as labels or ``sparkConf``). Returns paths like
+    ``".spec.driver.core"`` or ``".spec.executor.env[0].val"``; empty when every name is published.
+    """
+    if schema is None:
+        return []
+    if isinstance(schema, list):
+        assert isinstance(value, list), f"{path or 'the manifest'} should be a list"
+        return [bad for i, item in enumerate(value) for bad in unpublished_fields(item, schema[0], f"{path}[{i}]")]
+    assert isinstance(value, dict), f"{path or 'the manifest'} should be a mapping"
+    found = []
+    for key, item in value.items():
+        if key not in schema:
+            found.append(f"{path}.{key}")
+        else:
+            found += unpublished_fields(item, schema[key], f"{path}.{key}")
+    return found
 
 
 @attrs.define(frozen=True)

@@ -8,7 +8,7 @@ import dask_tasks
 import pytest
 
 from flytecore.plugin import ErrorKind, K8sTaskContext, PluginHost, TaskExecutionPhase, TaskStatus
-from flytecore.testing import task_template
+from flytecore.testing import task_template, unpublished_fields
 
 COMMAND = (
     "flytecore-execute", "--inputs", "s3://bucket/n0/inputs.pb", "--output-prefix", "s3://bucket/n0/0",
@@ -56,23 +56,6 @@ REQUIRED = [
 ]
 
 
-def _unpublished(value: Any, schema: Any, path: str = "") -> list[str]:
-    """Paths in ``value`` whose field name the schema does not have."""
-    if schema is None:
-        return []
-    if isinstance(schema, list):
-        assert isinstance(value, list), path
-        return [bad for i, item in enumerate(value) for bad in _unpublished(item, schema[0], f"{path}[{i}]")]
-    assert isinstance(value, dict), path
-    found = []
-    for key, item in value.items():
-        if key not in schema:
-            found.append(f"{path}.{key}")
-        else:
-            found += _unpublished(item, schema[key], f"{path}.{key}")
-    return found
-
-
 def _manifest(strict_host: PluginHost, task: Any = dask_tasks.configured) -> dict[str, Any]:
     template = task_template(task, image="registry.local/app:1")
     face = strict_host.task_types["dask"].kubernetes
@@ -107,7 +90,7 @@ def test_manifest_is_a_daskjob(strict_host: PluginHost) -> None:
 @pytest.mark.parametrize("task", [dask_tasks.configured, dask_tasks.array_sum], ids=["configured", "defaults"])
 def test_manifest_uses_only_the_operators_published_field_names(strict_host: PluginHost, task: Any) -> None:
     m = _manifest(strict_host, task)
-    assert _unpublished(m, DASKJOB_SCHEMA) == []
+    assert unpublished_fields(m, DASKJOB_SCHEMA) == []
     for path in REQUIRED:
         node: Any = m
         for key in path:
@@ -117,7 +100,7 @@ def test_manifest_uses_only_the_operators_published_field_names(strict_host: Plu
 
 def test_the_schema_check_catches_a_misspelt_field() -> None:
     wrong = {"spec": {"cluster": {"spec": {"workers": {"replicas": 2}}}}}
-    assert _unpublished(wrong, DASKJOB_SCHEMA) == [".spec.cluster.spec.workers"]
+    assert unpublished_fields(wrong, DASKJOB_SCHEMA) == [".spec.cluster.spec.workers"]
 
 
 def test_job_runner_runs_the_entrypoint_with_the_tasks_image_env_and_resources(strict_host: PluginHost) -> None:

@@ -9,7 +9,7 @@ import pytorch_tasks
 from flyte_plugin_pytorch.kubernetes import CONDITIONS, current_condition
 
 from flytecore.plugin import ErrorKind, K8sTaskContext, PluginHost, TaskExecutionPhase, TaskStatus
-from flytecore.testing import task_template
+from flytecore.testing import task_template, unpublished_fields
 
 COMMAND = (
     "flytecore-execute", "--inputs", "s3://bucket/n0/inputs.pb", "--output-prefix", "s3://bucket/n0/0",
@@ -61,23 +61,6 @@ REQUIRED = [
     ("spec", "pytorchReplicaSpecs"),
     ("spec", "pytorchReplicaSpecs", "Worker", "template", "spec", "containers"),
 ]
-
-
-def _unpublished(value: Any, schema: Any, path: str = "") -> list[str]:
-    """Paths in ``value`` whose field name the schema does not have."""
-    if schema is None:
-        return []
-    if isinstance(schema, list):
-        assert isinstance(value, list), path
-        return [bad for i, item in enumerate(value) for bad in _unpublished(item, schema[0], f"{path}[{i}]")]
-    assert isinstance(value, dict), path
-    found = []
-    for key, item in value.items():
-        if key not in schema:
-            found.append(f"{path}.{key}")
-        else:
-            found += _unpublished(item, schema[key], f"{path}.{key}")
-    return found
 
 
 def _face(strict_host: PluginHost) -> Any:
@@ -138,7 +121,7 @@ def test_manifest_is_a_pytorchjob(strict_host: PluginHost) -> None:
 )
 def test_manifest_uses_only_the_operators_published_field_names(strict_host: PluginHost, task: Any) -> None:
     m = _manifest(strict_host, task)
-    assert _unpublished(m, PYTORCHJOB_SCHEMA) == []
+    assert unpublished_fields(m, PYTORCHJOB_SCHEMA) == []
     for path in REQUIRED:
         node: Any = m
         for key in path:
@@ -152,7 +135,7 @@ def test_the_schema_check_catches_a_misspelt_field() -> None:
     wrong = {
         "spec": {"pytorchReplicaSpecs": {"Worker": {"replica": 2}}, "elasticPolicy": {"nprocPerNode": 2}}
     }
-    assert _unpublished(wrong, PYTORCHJOB_SCHEMA) == [
+    assert unpublished_fields(wrong, PYTORCHJOB_SCHEMA) == [
         ".spec.pytorchReplicaSpecs.Worker.replica",
         ".spec.elasticPolicy.nprocPerNode",
     ]

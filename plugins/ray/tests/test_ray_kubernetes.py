@@ -20,7 +20,7 @@ from flytecore.plugin import (
     TaskExecutionPhase,
     TaskStatus,
 )
-from flytecore.testing import task_template
+from flytecore.testing import task_template, unpublished_fields
 
 COMMAND = (
     "flytecore-execute", "--inputs", "s3://bucket/n0/inputs.pb", "--output-prefix", "s3://bucket/n0/0",
@@ -85,23 +85,6 @@ REQUIRED = [
 REQUIRED_PER_WORKER_GROUP = ["groupName", "template"]
 
 
-def _unpublished(value: Any, schema: Any, path: str = "") -> list[str]:
-    """Paths in ``value`` whose field name the schema does not have."""
-    if schema is None:
-        return []
-    if isinstance(schema, list):
-        assert isinstance(value, list), path
-        return [bad for i, item in enumerate(value) for bad in _unpublished(item, schema[0], f"{path}[{i}]")]
-    assert isinstance(value, dict), path
-    found = []
-    for key, item in value.items():
-        if key not in schema:
-            found.append(f"{path}.{key}")
-        else:
-            found += _unpublished(item, schema[key], f"{path}.{key}")
-    return found
-
-
 def _face(strict_host: PluginHost) -> KubernetesFace:
     face = strict_host.task_types["ray"].kubernetes
     assert face is not None
@@ -154,7 +137,7 @@ def test_manifest_is_a_rayjob(strict_host: PluginHost) -> None:
 )  # fmt: skip
 def test_manifest_uses_only_kuberays_published_field_names(strict_host: PluginHost, task: Any) -> None:
     m = _manifest(strict_host, task)
-    assert _unpublished(m, RAYJOB_SCHEMA) == []
+    assert unpublished_fields(m, RAYJOB_SCHEMA) == []
     for path in REQUIRED:
         node: Any = m
         for key in path:
@@ -166,7 +149,7 @@ def test_manifest_uses_only_kuberays_published_field_names(strict_host: PluginHo
 
 def test_the_schema_check_catches_a_misspelt_field() -> None:
     wrong = {"spec": {"rayClusterSpec": {"workerGroupSpec": []}}}
-    assert _unpublished(wrong, RAYJOB_SCHEMA) == [".spec.rayClusterSpec.workerGroupSpec"]
+    assert unpublished_fields(wrong, RAYJOB_SCHEMA) == [".spec.rayClusterSpec.workerGroupSpec"]
 
 
 def test_the_entrypoint_is_the_command_joined_as_flytepropeller_joins_it(strict_host: PluginHost) -> None:

@@ -15,7 +15,7 @@ from flyte_plugin_spark.kubernetes import APPLICATION_STATES, spark_memory
 
 from flytecore import task
 from flytecore.plugin import ErrorKind, K8sTaskContext, PluginHost, TaskExecutionPhase, TaskStatus
-from flytecore.testing import task_template
+from flytecore.testing import task_template, unpublished_fields
 
 if TYPE_CHECKING:
     from flytecore.spec.tasks import TaskTemplate
@@ -79,23 +79,6 @@ ENUMS = {
 }
 
 
-def _unpublished(value: Any, schema: Any, path: str = "") -> list[str]:
-    """Paths in ``value`` whose field name the schema does not have."""
-    if schema is None:
-        return []
-    if isinstance(schema, list):
-        assert isinstance(value, list), path
-        return [bad for i, item in enumerate(value) for bad in _unpublished(item, schema[0], f"{path}[{i}]")]
-    assert isinstance(value, dict), path
-    found = []
-    for key, item in value.items():
-        if key not in schema:
-            found.append(f"{path}.{key}")
-        else:
-            found += _unpublished(item, schema[key], f"{path}.{key}")
-    return found
-
-
 def _at(manifest: dict[str, Any], path: tuple[str, ...]) -> Any:
     node: Any = manifest
     for key in path:
@@ -142,7 +125,7 @@ def test_manifest_is_a_sparkapplication(strict_host: PluginHost) -> None:
 )
 def test_manifest_uses_only_the_operators_published_field_names(strict_host: PluginHost, task: Any) -> None:
     m = _manifest(strict_host, task)
-    assert _unpublished(m, SPARKAPPLICATION_SCHEMA) == []
+    assert unpublished_fields(m, SPARKAPPLICATION_SCHEMA) == []
     for path in REQUIRED:
         assert _at(m, path) not in (None, "")
     for path, allowed in ENUMS.items():
@@ -156,7 +139,7 @@ def test_manifest_uses_only_the_operators_published_field_names(strict_host: Plu
 
 def test_the_schema_check_catches_a_misspelt_field() -> None:
     wrong = {"spec": {"driver": {"core": 1}, "executor": {"env": [{"name": "A", "val": "b"}]}}}
-    assert _unpublished(wrong, SPARKAPPLICATION_SCHEMA) == [".spec.driver.core", ".spec.executor.env[0].val"]
+    assert unpublished_fields(wrong, SPARKAPPLICATION_SCHEMA) == [".spec.driver.core", ".spec.executor.env[0].val"]
 
 
 def test_spark_submit_runs_the_main_application_file_with_the_command_as_arguments(
