@@ -40,3 +40,13 @@ def test_run_on_sandbox_reports_a_failure(tmp_path: Path) -> None:
     assert run.phase == "FAILED"
     assert run.outputs == {}
     assert run.error
+
+
+def test_unpublished_fields_names_every_unknown_field_with_its_path() -> None:
+    from flytecore.testing import unpublished_fields
+
+    schema = {"spec": {"image": None, "env": [{"name": None, "value": None}], "labels": None}}
+    good = {"spec": {"image": "i", "env": [{"name": "A", "value": "1"}], "labels": {"any": "thing"}}}
+    assert unpublished_fields(good, schema) == []
+    bad = {"spec": {"imag": "i", "env": [{"name": "A", "val": "1"}]}, "kind": "X"}
+    assert unpublished_fields(bad, schema) == [".spec.imag", ".spec.env[0].val", ".kind"]
