@@ -8,6 +8,7 @@ import time); :func:`get_host` gives the process's default host, built on first 
 from __future__ import annotations
 
 from flytecore.plugin._markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl, hookspec
+from flytecore.plugin.context import context_attribute
 from flytecore.plugin.faces import (
     KNOWN_PLUGIN_DISTRIBUTIONS,
     ErrorKind,
@@ -31,7 +32,6 @@ from flytecore.plugin.registry import (
     TaskTypeRegistry,
     TypeTransformerRegistry,
 )
-from flytecore.sdk.context import context_attribute
 
 __all__ = [
     "ENTRY_POINT_GROUP",

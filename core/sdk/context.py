@@ -87,8 +87,9 @@ class ExecutionParameters:
     task_id: Identifier | None = None
     logging: logging.Logger = attrs.field(factory=lambda: logging.getLogger("flytecore.user"))
     attrs_: dict[str, Any] = attrs.field(factory=dict)
-    """Attributes plugins give the task body, by upper-case name (``SPARK_SESSION`` is read as
-    ``current_context().spark_session``, as in flytekit); see :func:`context_attribute`."""
+    """Extra attributes by upper-case name (``SPARK_SESSION`` is read as
+    ``current_context().spark_session``, as in flytekit); plugins set theirs with
+    :func:`flytecore.plugin.context_attribute`."""
     checkpoint: Checkpoint | None = None
     """Where the task saves progress and finds the previous attempt's (task containers only)."""
     output_prefix: str | None = None
@@ -98,7 +99,9 @@ class ExecutionParameters:
         # Only reached for names that are not fields: plugin attributes, case-insensitively.
         if name.startswith("__") or name == "attrs_":
             raise AttributeError(name)
-        attributes = self.attrs_
+        from flytecore.plugin.context import task_attributes
+
+        attributes = {**self.attrs_, **task_attributes()}
         key = name.upper()
         if key in attributes:
             return attributes[key]
@@ -125,28 +128,6 @@ def current_context() -> ExecutionParameters:
         params = _adhoc_parameters()
         _user_params.set(params)
     return params
-
-
-@contextlib.contextmanager
-def context_attribute(name: str, value: Any) -> Iterator[Any]:
-    """Give the running task ``current_context().<name>`` (case-insensitive) while inside.
-
-    For plugins' local faces: ``with context_attribute("spark_session", session): yield``.
-    """
-    params = current_context()
-    key = name.upper()
-    previous = params.attrs_.get(key, _MISSING)
-    params.attrs_[key] = value
-    try:
-        yield value
-    finally:
-        if previous is _MISSING:
-            params.attrs_.pop(key, None)
-        else:
-            params.attrs_[key] = previous
-
-
-_MISSING = object()
 
 
 def _adhoc_parameters(task_id: Identifier | None = None) -> ExecutionParameters:
