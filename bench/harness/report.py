@@ -50,8 +50,9 @@ def summarize(runs: Sequence[Run], floor: dict[str, Any]) -> list[dict[str, Any]
     reference = {row["workload"]: row["marginal_ms_per_task"] for row in rows if row["tool"] == REFERENCE}
     for row in rows:
         ms, ref = row["marginal_ms_per_task"], reference.get(row["workload"])
-        row["vs_flytekit"] = ms / ref if ms is not None and ref else None
-        row["vs_floor"] = ms / floor["floor_ms_per_task"] if ms is not None and floor.get("floor_ms_per_task") else None
+        # A slope at or below zero (a workload whose time does not grow) has no meaningful ratio.
+        row["vs_flytekit"] = ms / ref if ms is not None and ms > 0 and ref and ref > 0 else None
+        row["vs_floor"] = ms / floor["floor_ms_per_task"] if ms is not None and ms > 0 and floor.get("floor_ms_per_task") else None
     return rows
 
 
@@ -66,7 +67,7 @@ def markdown(rows: Sequence[dict[str, Any]], sizes: Sequence[int], floor: dict[s
     lines = [header, ""]
     size_cols = " | ".join(f"N={n:,} s" for n in sizes)
     lines.append(f"| tool | workload | {size_cols} | ms/task (marginal) | peak RSS MiB | × flytekit | × floor |")
-    lines.append("|" + "---|" * (len(sizes) + 7))
+    lines.append("|" + "---|" * (len(sizes) + 6))
     for row in rows:
         cells = []
         for n in sizes:
