@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.harness import floor as floor_mod
 from bench.harness import report
-from bench.harness.tools import TOOLS, Run, ensure_venv, run_workload
+from bench.harness.tools import TOOLS, Run, ensure_venv, run_workload, skip_reason
 from bench.workloads.spec import WORKLOADS, expected
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,15 +50,40 @@ def machine() -> str:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10,100,1000,10000", help="N for every workload (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", default="10,100,1000,10000", help="N for every workload (default: %(default)s)"
+    )
     parser.add_argument("--tools", default=",".join(TOOLS), help="tools to run (default: all: %(default)s)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="workloads (default: %(default)s)")
-    parser.add_argument("--budget", type=float, default=300, help="seconds one run may take; larger N of a tool+workload past it are skipped (default: %(default)s)")
-    parser.add_argument("--further", default="compile,big,admin,acceptance", help="further benchmarks to run (compile, big, admin, acceptance; '' for none; default: %(default)s)")
-    parser.add_argument("--small", action="store_true", help="the quick version: N=10,100, no peers' 'big' sizes, small further benchmarks")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest"), help="folder for results.{md,json} and chart.png")
-    parser.add_argument("--rewrite", action="store_true", help="run nothing: write results.md and chart.png again from the results.json in --out")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=300,
+        help="seconds one run may take; larger N of a tool+workload past it are skipped (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--further",
+        default="compile,big,admin,acceptance",
+        help="further benchmarks to run (compile, big, admin, acceptance; '' for none; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="the quick version: N=10,100, no peers' 'big' sizes, small further benchmarks",
+    )
+    parser.add_argument(
+        "--out",
+        default=str(ROOT / "bench" / "results" / "latest"),
+        help="folder for results.{md,json} and chart.png",
+    )
+    parser.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="run nothing: write results.md and chart.png again from the results.json in --out",
+    )
     return parser.parse_args(argv)
 
 
@@ -99,20 +124,18 @@ def main(argv: list[str] | None = None) -> int:
         for workload in workloads:
             previous: Run | None = None
             for n in sizes:
-                if previous is not None and not previous.ok:
-                    runs.append(Run(tool.name, workload, n, ok=False, error=f"skipped: N={previous.n} did not finish"))
-                    continue
-                if previous is not None and previous.seconds and previous.seconds * n / previous.n > args.budget:
-                    runs.append(
-                        Run(tool.name, workload, n, ok=False, error=f"skipped: predicted over the {args.budget:.0f} s budget from N={previous.n}")
-                    )
-                    previous = runs[-1]
+                reason = skip_reason(previous, n, args.budget)
+                if reason is not None:
+                    runs.append(Run(tool.name, workload, n, ok=False, error=reason))
                     continue
                 run = run_workload(tool, workload, n, expected(workload, n), budget=args.budget)
                 runs.append(run)
                 previous = run
                 status = f"{run.seconds:8.3f} s" if run.ok else f"FAILED: {run.error}"
-                print(f"{tool.name:<18} {workload:<8} N={n:<7} {status}  peak RSS {run.peak_rss_mib:7.0f} MiB", flush=True)
+                print(
+                    f"{tool.name:<18} {workload:<8} N={n:<7} {status}  peak RSS {run.peak_rss_mib:7.0f} MiB",
+                    flush=True,
+                )
 
     further: dict[str, Any] = {}
     if args.further:
@@ -120,8 +143,14 @@ def main(argv: list[str] | None = None) -> int:
 
         further = further_mod.run(_csv(args.further), small=args.small, log=lambda m: print(m, flush=True))
 
-    command = "python -m bench" + ("" if argv is None and len(sys.argv) == 1 else " " + shlex.join(sys.argv[1:] if argv is None else argv))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    command = "python -m bench" + (
+        ""
+        if argv is None and len(sys.argv) == 1
+        else " " + shlex.join(sys.argv[1:] if argv is None else argv)
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     meta = {
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
@@ -135,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     # A peer that crashes at some size is a finding (it is in the table); a wrong result from any
     # tool, or a flytecore run that did not finish, fails the invocation.
     broken = [
-        r for r in runs
-        if r.error.startswith("wrong result") or (r.tool.startswith("flytecore") and not r.ok and not r.error.startswith("skipped"))
+        r
+        for r in runs
+        if r.error.startswith("wrong result")
+        or (r.tool.startswith("flytecore") and not r.ok and not r.error.startswith("skipped"))
     ]
     for r in broken:
         print(f"error: {r.tool} {r.workload} N={r.n}: {r.error}", file=sys.stderr)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.harness.tools import BENCH, TOOLS, run_workload
+from bench.harness.tools import BENCH, TOOLS, Run, run_workload, skip_reason
 from bench.workloads.spec import expected
 
 ROOT = BENCH.parent
@@ -64,14 +64,27 @@ def big_fan_outs(plan: dict[str, list[int]], budget: float, log: Log) -> list[di
     tool = TOOLS["flytecore-sandbox"]
     rows: list[dict[str, Any]] = []
     for workload, sizes in plan.items():
-        last: Any = None
+        last: Run | None = None
         for n in sizes:
-            if last is not None and (not last.ok or (last.seconds or 0) * n / last.n > budget):
-                rows.append({"workload": workload, "n": n, "seconds": None, "peak_rss_mib": None, "error": f"skipped: N={last.n} predicts over the {budget:.0f} s budget" if last.ok else f"skipped: N={last.n} did not finish"})
+            reason = skip_reason(last, n, budget)
+            if reason is not None:
+                rows.append(
+                    {"workload": workload, "n": n, "seconds": None, "peak_rss_mib": None, "error": reason}
+                )
                 continue
             last = run_workload(tool, workload, n, expected(workload, n), budget=budget)
-            rows.append({"workload": workload, "n": n, "seconds": last.seconds, "peak_rss_mib": last.peak_rss_mib, "error": last.error})
-            log(f"big {workload:<8} N={n:<7} {last.seconds if last.ok else last.error} peak RSS {last.peak_rss_mib:.0f} MiB")
+            rows.append(
+                {
+                    "workload": workload,
+                    "n": n,
+                    "seconds": last.seconds,
+                    "peak_rss_mib": last.peak_rss_mib,
+                    "error": last.error,
+                }
+            )
+            log(
+                f"big {workload:<8} N={n:<7} {last.seconds if last.ok else last.error} peak RSS {last.peak_rss_mib:.0f} MiB"
+            )
     return rows
 
 
@@ -85,8 +98,24 @@ def _admin_process(db_url: str, home: Path) -> Iterator[str]:
     env = {**os.environ, "FLYTECORE_HOME": str(home)}
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flytecore.cli.main", "admin", "serve", "--db", db_url, "--storage", str(home / "storage"), "--port", str(port), "--http-port", "0"],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "flytecore.cli.main",
+                "admin",
+                "serve",
+                "--db",
+                db_url,
+                "--storage",
+                str(home / "storage"),
+                "--port",
+                str(port),
+                "--http-port",
+                "0",
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 60
@@ -103,8 +132,21 @@ def _admin_process(db_url: str, home: Path) -> Iterator[str]:
 def _register(target: str, home: Path) -> str:
     env = {**os.environ, "FLYTECORE_HOME": str(home)}
     done = subprocess.run(
-        [sys.executable, "-m", "flytecore.cli.main", "register", str(ROOT / "examples" / "quickstart.py"), "--admin", target, "-o", "json"],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "flytecore.cli.main",
+            "register",
+            str(ROOT / "examples" / "quickstart.py"),
+            "--admin",
+            target,
+            "-o",
+            "json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     version = json.loads(done.stdout)["version"]
     return f"flytesnacks/development/quickstart.wf/{version}"
@@ -121,12 +163,31 @@ def admin_throughput(concurrency: list[int], seconds: float, log: Log) -> list[d
             for rpc in ("create", "get"):
                 for c in concurrency:
                     done = subprocess.run(
-                        [sys.executable, "-m", "bench.harness.admin_load", "--target", target, "--rpc", rpc, "--concurrency", str(c), "--seconds", str(seconds), "--launch-plan", launch_plan],
-                        cwd=ROOT, capture_output=True, text=True, check=True,
+                        [
+                            sys.executable,
+                            "-m",
+                            "bench.harness.admin_load",
+                            "--target",
+                            target,
+                            "--rpc",
+                            rpc,
+                            "--concurrency",
+                            str(c),
+                            "--seconds",
+                            str(seconds),
+                            "--launch-plan",
+                            launch_plan,
+                        ],
+                        cwd=ROOT,
+                        capture_output=True,
+                        text=True,
+                        check=True,
                     )
                     row = {"db": db, **json.loads(done.stdout.strip().splitlines()[-1])}
                     rows.append(row)
-                    log(f"admin {db:<10} {rpc:<6} x{c:<3} {row['per_second']:8.1f}/s p50 {row['p50_ms']:.2f} ms p99 {row['p99_ms']:.2f} ms errors {row['errors']}")
+                    log(
+                        f"admin {db:<10} {rpc:<6} x{c:<3} {row['per_second']:8.1f}/s p50 {row['p50_ms']:.2f} ms p99 {row['p99_ms']:.2f} ms errors {row['errors']}"
+                    )
 
     with tempfile.TemporaryDirectory(prefix="bench-admin-") as folder:
         measure("sqlite", f"sqlite:///{folder}/admin.db", Path(folder))
@@ -157,21 +218,28 @@ def acceptance(repeats: int, log: Log) -> dict[str, Any]:
             lp = register_on(box, wf)
             for i in range(repeats):
                 request = execution_pb2.ExecutionCreateRequest(
-                    project=lp.project, domain=lp.domain, name=f"accept{i}", spec=execution_pb2.ExecutionSpec(launch_plan=lp)
+                    project=lp.project,
+                    domain=lp.domain,
+                    name=f"accept{i}",
+                    spec=execution_pb2.ExecutionSpec(launch_plan=lp),
                 )
                 start = time.time()
                 eid = box.admin.create_execution(request).id
                 node = identifier_pb2.NodeExecutionIdentifier(node_id="n0", execution_id=eid)
                 while True:
                     try:
-                        closure = box.admin.get_node_execution(node_execution_pb2.NodeExecutionGetRequest(id=node)).closure
+                        closure = box.admin.get_node_execution(
+                            node_execution_pb2.NodeExecutionGetRequest(id=node)
+                        ).closure
                     except Exception:  # not created yet
                         closure = None
                     if closure is not None and closure.HasField("started_at"):
                         latencies.append((closure.started_at.ToNanoseconds() / 1e9 - start) * 1000)
                         break
                     time.sleep(0.001)
-                while box.admin.get_execution(execution_pb2.WorkflowExecutionGetRequest(id=eid)).closure.phase not in (4, 5, 6, 7):
+                while box.admin.get_execution(
+                    execution_pb2.WorkflowExecutionGetRequest(id=eid)
+                ).closure.phase not in (4, 5, 6, 7):
                     time.sleep(0.005)  # let it end before the next one
     result = {
         "repeats": repeats,
@@ -188,7 +256,11 @@ def run(which: list[str], *, small: bool, log: Log, budget: float = 900) -> dict
     if "compile" in which:
         results["compile"] = compile_times([100, 1000] if small else [100, 1000, 10_000, 100_000], log)
     if "big" in which:
-        plan = {"map": [1000], "dynamic": [100]} if small else {"map": [10_000, 100_000], "dynamic": [1000, 10_000]}
+        plan = (
+            {"map": [1000], "dynamic": [100]}
+            if small
+            else {"map": [10_000, 100_000], "dynamic": [1000, 10_000]}
+        )
         results["big"] = big_fan_outs(plan, budget, log)
     if "admin" in which:
         results["admin"] = admin_throughput([1, 8] if small else [1, 8, 32], 1.0 if small else 5.0, log)
@@ -200,27 +272,50 @@ def run(which: list[str], *, small: bool, log: Log, budget: float = 900) -> dict
 def further_markdown(results: dict[str, Any]) -> str:
     lines: list[str] = []
     if "compile" in results:
-        lines += ["Compile time of generated workflows:", "", "| shape | nodes | seconds | µs/node |", "|---|---|---|---|"]
-        lines += [f"| {r['shape']} | {r['nodes']:,} | {r['seconds']:.3f} | {r['us_per_node']:.1f} |" for r in results["compile"]]
+        lines += [
+            "Compile time of generated workflows:",
+            "",
+            "| shape | nodes | seconds | µs/node |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['shape']} | {r['nodes']:,} | {r['seconds']:.3f} | {r['us_per_node']:.1f} |"
+            for r in results["compile"]
+        ]
         lines.append("")
     if "big" in results:
-        lines += ["Big fan-outs on the sandbox:", "", "| workload | N | seconds | peak RSS MiB | note |", "|---|---|---|---|---|"]
+        lines += [
+            "Big fan-outs on the sandbox:",
+            "",
+            "| workload | N | seconds | peak RSS MiB | note |",
+            "|---|---|---|---|---|",
+        ]
         for r in results["big"]:
             seconds = f"{r['seconds']:.1f}" if r["seconds"] else "–"
             rss = f"{r['peak_rss_mib']:.0f}" if r["peak_rss_mib"] else "–"
             lines.append(f"| {r['workload']} | {r['n']:,} | {seconds} | {rss} | {r['error']} |")
         lines.append("")
     if "admin" in results:
-        lines += ["Admin gRPC throughput and latency (separate admin and client processes):", "", "| database | RPC | clients | calls/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "Admin gRPC throughput and latency (separate admin and client processes):",
+            "",
+            "| database | RPC | clients | calls/s | p50 ms | p99 ms | errors |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in results["admin"]:
             if "skipped" in r:
                 lines.append(f"| {r['db']} | – | – | – | – | – | skipped: {r['skipped']} |")
                 continue
-            lines.append(f"| {r['db']} | {r['rpc']} | {r['concurrency']} | {r['per_second']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+            lines.append(
+                f"| {r['db']} | {r['rpc']} | {r['concurrency']} | {r['per_second']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
+            )
         lines.append("")
     if "acceptance" in results:
         a = results["acceptance"]
-        lines += [f"Acceptance latency (CreateExecution to the first task RUNNING, sandbox, {a['repeats']} executions): p50 {a['p50_ms']:.1f} ms, p99 {a['p99_ms']:.1f} ms, min {a['min_ms']:.1f} ms.", ""]
+        lines += [
+            f"Acceptance latency (CreateExecution to the first task RUNNING, sandbox, {a['repeats']} executions): p50 {a['p50_ms']:.1f} ms, p99 {a['p99_ms']:.1f} ms, min {a['min_ms']:.1f} ms.",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -56,13 +56,22 @@ class Tool:
 TOOLS: dict[str, Tool] = {
     t.name: t
     for t in (
-        Tool("flytecore", "flytecore_local.py", description="flytecore in-process (`python wf.py`), nothing persisted"),
+        Tool(
+            "flytecore",
+            "flytecore_local.py",
+            description="flytecore in-process (`python wf.py`), nothing persisted",
+        ),
         Tool(
             "flytecore-sandbox",
             "flytecore_sandbox.py",
             description="flytecore sandbox: admin + propeller + worker processes, SQLite + local disk, everything persisted",
         ),
-        Tool("flytekit", "flytekit_local.py", venv="flytekit", description="flytekit 1.x in-process local execution"),
+        Tool(
+            "flytekit",
+            "flytekit_local.py",
+            venv="flytekit",
+            description="flytekit 1.x in-process local execution",
+        ),
         Tool("flyte2", "flyte2_local.py", venv="flyte2", description="Flyte 2 `flyte` SDK, local mode"),
         Tool(
             "flyte2-persist",
@@ -71,7 +80,9 @@ TOOLS: dict[str, Tool] = {
             args=("--persist",),
             description="Flyte 2 `flyte` SDK, local mode with its local persistence on",
         ),
-        Tool("prefect", "prefect_local.py", venv="prefect", description="Prefect 3 flows and tasks in-process"),
+        Tool(
+            "prefect", "prefect_local.py", venv="prefect", description="Prefect 3 flows and tasks in-process"
+        ),
         Tool("dagster", "dagster_local.py", venv="dagster", description="Dagster job, execute_in_process"),
     )
 }
@@ -90,7 +101,14 @@ def ensure_venv(name: str, log: Any = print) -> Path:
     python = os.environ.get("BENCH_PEER_PYTHON", "python3.11")
     subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True)
     subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(requirements),
+        ],
         check=True,
     )
     stamp.write_text(wanted)
@@ -127,12 +145,43 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run_workload(tool: Tool, workload: str, n: int, expected: int, *, budget: float, extra: Sequence[str] = ()) -> Run:
+def skip_reason(last: Run | None, n: int, budget: float) -> str | None:
+    """Why size ``n`` is not run, or None to run it: ``last`` (the run of the largest size before
+    ``n``, same tool and workload; None for the first size) did not finish (it failed or went over
+    the budget), or its time scaled linearly to ``n`` is over ``budget`` seconds.
+
+    The reason is the skipped run's error and starts with ``skipped:``.
+    """
+    if last is None:
+        return None
+    if not last.ok:
+        return f"skipped: N={last.n} did not finish"
+    if last.seconds and last.seconds * n / last.n > budget:
+        return f"skipped: predicted over the {budget:.0f} s budget from N={last.n}"
+    return None
+
+
+def run_workload(
+    tool: Tool, workload: str, n: int, expected: int, *, budget: float, extra: Sequence[str] = ()
+) -> Run:
     """Run ``workload`` at size ``n`` with ``tool`` in a fresh process; a run past ``budget``
     seconds is killed and reported as over budget."""
-    argv = [tool.python(), str(WORKLOADS_DIR / tool.script), "--workload", workload, "--n", str(n), *tool.args, *extra]
+    argv = [
+        tool.python(),
+        str(WORKLOADS_DIR / tool.script),
+        "--workload",
+        workload,
+        "--n",
+        str(n),
+        *tool.args,
+        *extra,
+    ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    with tempfile.TemporaryDirectory(prefix="bench-run-") as cwd, tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-run-") as cwd,
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+    ):
         env["HOME"] = env.get("BENCH_KEEP_HOME") or cwd  # tools write caches and settings under HOME
         env["FLYTECORE_HOME"] = str(Path(cwd) / "flytecore")
         start = time.perf_counter()

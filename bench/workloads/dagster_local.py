@@ -5,15 +5,14 @@ before the clock. Protocol: see README.md here. Stdlib + dagster only."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import sys
-import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
+
+from spec import run_protocol
 
 warnings.filterwarnings("ignore")  # the same quieting for every tool: warnings off, logs at ERROR
 os.environ.pop("DAGSTER_HOME", None)  # nothing global: the instance is ephemeral
@@ -114,36 +113,17 @@ def build(workload: str, n: int) -> tuple[GraphDefinition, dict[str, Any]]:
     return {"dynamic": dynamic, "data": data}[workload], {"n": n}
 
 
+def run_one(workload: str, n: int, instance: DagsterInstance) -> int:
+    g, inputs = build(workload, n)
+    job = g.to_job(name=f"{workload}_{n}")
+    res = job.execute_in_process(run_config=QUIET, instance=instance, input_values=inputs)
+    if not res.success:
+        raise RuntimeError("run did not succeed")
+    return res.output_value()
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workload", required=True, choices=["chain", "data", "dynamic", "map"])
-    parser.add_argument("--n", type=int, required=True)
-    args = parser.parse_args()
-    try:
-        with DagsterInstance.ephemeral() as instance:
-            start = time.perf_counter()
-            g, inputs = build(args.workload, args.n)
-            job = g.to_job(name=f"{args.workload}_{args.n}")
-            res = job.execute_in_process(run_config=QUIET, instance=instance, input_values=inputs)
-            if not res.success:
-                raise RuntimeError("run did not succeed")
-            result = res.output_value()
-            seconds = time.perf_counter() - start
-    except Exception as e:
-        print(f"dagster {args.workload} n={args.n} failed: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    print(
-        json.dumps(
-            {
-                "tool": "dagster",
-                "workload": args.workload,
-                "n": args.n,
-                "seconds": seconds,
-                "result": int(result),
-            }
-        )
-    )
-    return 0
+    return run_protocol("dagster", run_one, set_up=lambda _: DagsterInstance.ephemeral(), description=__doc__)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
-import json
 import logging
 import os
 import shutil
@@ -18,7 +17,11 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from spec import run_protocol
 
 warnings.filterwarnings("ignore")  # the same quieting for every tool: warnings off, logs at ERROR
 # Nothing global: the SDK keeps its local DB (run store, cache) beside the config file it
@@ -109,34 +112,32 @@ def inputs(workload: str, n: int) -> dict[str, object]:
     return {"xs": list(range(n))} if workload == "map" else {"n": n}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workload", required=True, choices=sorted(WORKLOADS))
-    parser.add_argument("--n", type=int, required=True)
+def tool(args: argparse.Namespace) -> str:
+    return "flyte2-persist" if args.persist else "flyte2"
+
+
+def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--persist", action="store_true", help="flyte.init(local_persistence=True)")
-    args = parser.parse_args()
-    tool = "flyte2-persist" if args.persist else "flyte2"
-    try:
-        t0 = time.perf_counter()
-        flyte.init(log_level=logging.ERROR, local_persistence=args.persist)  # setup: before the clock
-        print(f"{tool}: flyte.init in {time.perf_counter() - t0:.2f}s", file=sys.stderr)
-        start = time.perf_counter()
-        run = flyte.with_runcontext(mode="local", name=_RUN_NAME, raw_data_path=f"{_HOME}/raw_data").run(
-            WORKLOADS[args.workload], **inputs(args.workload, args.n)
-        )
-        result = run.outputs()
-        seconds = time.perf_counter() - start
-    except Exception as e:
-        print(f"{tool} {args.workload} n={args.n} failed: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    if isinstance(result, (tuple, list)):
-        result = result[0]
-    print(
-        json.dumps(
-            {"tool": tool, "workload": args.workload, "n": args.n, "seconds": seconds, "result": int(result)}
-        )
+
+
+@contextmanager
+def set_up(args: argparse.Namespace) -> Iterator[None]:
+    t0 = time.perf_counter()
+    flyte.init(log_level=logging.ERROR, local_persistence=args.persist)
+    print(f"{tool(args)}: flyte.init in {time.perf_counter() - t0:.2f}s", file=sys.stderr)
+    yield
+
+
+def run_one(workload: str, n: int, _: None) -> int:
+    run = flyte.with_runcontext(mode="local", name=_RUN_NAME, raw_data_path=f"{_HOME}/raw_data").run(
+        WORKLOADS[workload], **inputs(workload, n)
     )
-    return 0
+    result = run.outputs()
+    return result[0] if isinstance(result, (tuple, list)) else result
+
+
+def main() -> int:
+    return run_protocol(tool, run_one, set_up=set_up, options=options, description=__doc__)
 
 
 if __name__ == "__main__":

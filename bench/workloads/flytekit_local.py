@@ -4,19 +4,18 @@ engine. Protocol: see README.md here. Stdlib + flytekit only."""
 
 from __future__ import annotations
 
-import argparse
 import atexit
-import json
 import logging
 import os
 import shutil
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from spec import run_protocol
 
 warnings.filterwarnings("ignore")  # the same quieting for every tool: warnings off, logs at ERROR
 # Nothing global: flytekit makes its local sandbox and user-space dirs with tempfile at
@@ -111,29 +110,7 @@ WORKLOADS = {"chain": chain, "map": map_, "dynamic": dynamic_, "data": data}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workload", required=True, choices=sorted(WORKLOADS))
-    parser.add_argument("--n", type=int, required=True)
-    args = parser.parse_args()
-    try:
-        start = time.perf_counter()
-        result = WORKLOADS[args.workload](args.n)
-        seconds = time.perf_counter() - start
-    except Exception as e:
-        print(f"flytekit {args.workload} n={args.n} failed: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    print(
-        json.dumps(
-            {
-                "tool": "flytekit",
-                "workload": args.workload,
-                "n": args.n,
-                "seconds": seconds,
-                "result": int(result),
-            }
-        )
-    )
-    return 0
+    return run_protocol("flytekit", lambda workload, n, _: WORKLOADS[workload](n), description=__doc__)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import json
 import os
 import shutil
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from spec import run_protocol
 
 warnings.filterwarnings("ignore")  # the same quieting for every tool: warnings off, logs at ERROR
 _HOME = tempfile.mkdtemp(prefix="bench-prefect-")
@@ -111,35 +114,22 @@ def data(n: int) -> int:
 WORKLOADS = {"chain": chain, "map": map_, "dynamic": dynamic, "data": data}
 
 
+@contextmanager
+def set_up(_: argparse.Namespace) -> Iterator[None]:
+    t0 = time.perf_counter()
+    with get_client(sync_client=True) as client:  # starts the ephemeral server
+        client.hello()
+    print(f"prefect: ephemeral server up in {time.perf_counter() - t0:.2f}s", file=sys.stderr)
+    yield
+
+
+def run_one(workload: str, n: int, _: None) -> int:
+    kwargs = {"xs": list(range(n))} if workload == "map" else {"n": n}
+    return WORKLOADS[workload](**kwargs)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workload", required=True, choices=sorted(WORKLOADS))
-    parser.add_argument("--n", type=int, required=True)
-    args = parser.parse_args()
-    try:
-        t0 = time.perf_counter()
-        with get_client(sync_client=True) as client:  # starts the ephemeral server
-            client.hello()
-        print(f"prefect: ephemeral server up in {time.perf_counter() - t0:.2f}s", file=sys.stderr)
-        kwargs = {"xs": list(range(args.n))} if args.workload == "map" else {"n": args.n}
-        start = time.perf_counter()
-        result = WORKLOADS[args.workload](**kwargs)
-        seconds = time.perf_counter() - start
-    except Exception as e:
-        print(f"prefect {args.workload} n={args.n} failed: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    print(
-        json.dumps(
-            {
-                "tool": "prefect",
-                "workload": args.workload,
-                "n": args.n,
-                "seconds": seconds,
-                "result": int(result),
-            }
-        )
-    )
-    return 0
+    return run_protocol("prefect", run_one, set_up=set_up, description=__doc__)
 
 
 if __name__ == "__main__":

@@ -101,11 +101,14 @@ class ExecutionParameters:
             raise AttributeError(name)
         from flytecore.plugin.context import task_attributes
 
-        attributes = {**self.attrs_, **task_attributes()}
         key = name.upper()
-        if key in attributes:
-            return attributes[key]
-        known = ", ".join(sorted(k.lower() for k in attributes)) or "none"
+        # A plugin's attribute wins over one of the same name in attrs_.
+        plugin_attributes = task_attributes()
+        if key in plugin_attributes:
+            return plugin_attributes[key]
+        if key in self.attrs_:
+            return self.attrs_[key]
+        known = ", ".join(sorted(k.lower() for k in self.attrs_.keys() | plugin_attributes.keys())) or "none"
         raise AttributeError(
             f"current_context() has no attribute {name!r} (plugin attributes set for this task: {known};"
             " a plugin sets them for tasks of its type, e.g. spark_session for @task(task_config=Spark(...)))"

@@ -4,23 +4,31 @@
 - :func:`idl_round_trip`: a template through flyteidl's wire format and back;
 - :func:`run_on_sandbox`: a workflow registered and run on an in-process sandbox (admin,
   propeller, warm worker processes running ``flytecore-execute``), its outputs as Python values;
-- :func:`unpublished_fields`: the field names of a manifest an operator's schema does not have.
+- :func:`unpublished_fields`: the field names of a manifest an operator's schema does not have;
+- :func:`k8s_task_context`: the :class:`~flytecore.plugin.K8sTaskContext` a Kubernetes face's
+  ``build_resource`` gets, for one attempt of a template.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import EllipsisType
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from flytecore.spec.tasks import TaskTemplate
+from flytecore.spec.tasks import Resources, TaskTemplate
+
+if TYPE_CHECKING:
+    from flytecore.plugin import K8sTaskContext
 
 __all__ = [
     "SandboxRun",
     "execute_on",
     "idl_round_trip",
+    "k8s_task_context",
     "register_on",
     "run_on_sandbox",
     "task_template",
@@ -37,7 +45,11 @@ def task_template(task: Any, *, version: str = "v1", image: str | None = None) -
     """
     from flytecore.sdk.serialize import SerializationSettings
 
-    settings = SerializationSettings(version=version) if image is None else SerializationSettings(version=version, image=image)
+    settings = (
+        SerializationSettings(version=version)
+        if image is None
+        else SerializationSettings(version=version, image=image)
+    )
     template: TaskTemplate = task.to_template(settings)
     return template
 
@@ -66,7 +78,9 @@ def unpublished_fields(value: Any, schema: Any, path: str = "") -> list[str]:
         return []
     if isinstance(schema, list):
         assert isinstance(value, list), f"{path or 'the manifest'} should be a list"
-        return [bad for i, item in enumerate(value) for bad in unpublished_fields(item, schema[0], f"{path}[{i}]")]
+        return [
+            bad for i, item in enumerate(value) for bad in unpublished_fields(item, schema[0], f"{path}[{i}]")
+        ]
     assert isinstance(value, dict), f"{path or 'the manifest'} should be a mapping"
     found = []
     for key, item in value.items():
@@ -75,6 +89,55 @@ def unpublished_fields(value: Any, schema: Any, path: str = "") -> list[str]:
         else:
             found += unpublished_fields(item, schema[key], f"{path}.{key}")
     return found
+
+
+def k8s_task_context(
+    template: TaskTemplate,
+    command: Sequence[str],
+    *,
+    image: str | None = None,
+    env: Mapping[str, str] | None = None,
+    resources: Resources | None | EllipsisType = ...,
+    name: str = "e1-n0-0",
+    namespace: str = f"{PROJECT}-{DOMAIN}",
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> K8sTaskContext:
+    """The context a Kubernetes face's ``build_resource`` gets for one attempt of ``template``, as
+    the propeller makes it: attempt 0 of node ``n0`` of execution ``e1`` in the sandbox's project
+    and domain. Every field can be given; the rest follow the template.
+
+    :param template: the task template (from :func:`task_template`).
+    :param command: the container's argv, template variables already rendered.
+    :param image: the container image (default: the template's container image).
+    :param env: the container's environment (default: ``{"FLYTE_INTERNAL_EXECUTION_ID": "e1"}``).
+    :param resources: requests and limits (default: the template's container's); None for none.
+    :param name: the object's name.
+    :param namespace: the object's namespace (default: ``flytesnacks-development``).
+    :param labels: labels of the object and its pods (default: ``{"execution-id": "e1"}``).
+    :param annotations: annotations of the object (default: none).
+    :raises ValueError: the template has no container and no ``image`` is given.
+    """
+    from flytecore.plugin import K8sTaskContext
+
+    container = template.container
+    if image is None:
+        if container is None:
+            raise ValueError(f"task {template.id.name!r}: its template has no container: give the image")
+        image = container.image
+    if isinstance(resources, EllipsisType):
+        resources = container.resources if container is not None else None
+    return K8sTaskContext(
+        template=template,
+        image=image,
+        command=tuple(command),
+        env=dict(env) if env is not None else {"FLYTE_INTERNAL_EXECUTION_ID": "e1"},
+        resources=resources,
+        name=name,
+        namespace=namespace,
+        labels=dict(labels) if labels is not None else {"execution-id": "e1"},
+        annotations=dict(annotations) if annotations is not None else {},
+    )
 
 
 @attrs.define(frozen=True)
@@ -92,7 +155,13 @@ class SandboxRun:
 
 
 def run_on_sandbox(
-    workflow: Any, *, home: str | Path, name: str = "test", workers: int = 1, timeout: float = 120, **inputs: Any
+    workflow: Any,
+    *,
+    home: str | Path,
+    name: str = "test",
+    workers: int = 1,
+    timeout: float = 120,
+    **inputs: Any,
 ) -> SandboxRun:
     """Register ``workflow`` (and its tasks) on a fresh sandbox under ``home``, run it with
     ``inputs`` (Python values; the workflow's defaults fill the others) and wait until it ends.
@@ -123,17 +192,31 @@ def register_on(box: Any, workflow: Any, *, version: str = "v1") -> Any:
     bundle = serialize_workflow(workflow, SerializationSettings(version=version))
     assert bundle.workflow is not None
     for template in bundle.tasks.values():
-        box.admin.create_task(task_pb2.TaskCreateRequest(id=to_idl(template.id), spec=task_pb2.TaskSpec(template=to_idl(template))))
+        box.admin.create_task(
+            task_pb2.TaskCreateRequest(
+                id=to_idl(template.id), spec=task_pb2.TaskSpec(template=to_idl(template))
+            )
+        )
     box.admin.create_workflow(
-        workflow_pb2.WorkflowCreateRequest(id=to_idl(bundle.workflow.id), spec=workflow_pb2.WorkflowSpec(template=to_idl(bundle.workflow)))
+        workflow_pb2.WorkflowCreateRequest(
+            id=to_idl(bundle.workflow.id), spec=workflow_pb2.WorkflowSpec(template=to_idl(bundle.workflow))
+        )
     )
     launch_plan = to_idl(bundle.workflow.id)
-    launch_plan.resource_type = identifier_pb2.LAUNCH_PLAN  # the admin's default launch plan: the workflow's id
+    # The admin's default launch plan: the workflow's id.
+    launch_plan.resource_type = identifier_pb2.LAUNCH_PLAN
     return launch_plan
 
 
 def execute_on(
-    box: Any, workflow: Any, launch_plan: Any, *, name: str, timeout: float = 120, poll: float | None = 0.1, **inputs: Any
+    box: Any,
+    workflow: Any,
+    launch_plan: Any,
+    *,
+    name: str,
+    timeout: float = 120,
+    poll: float | None = 0.1,
+    **inputs: Any,
 ) -> SandboxRun:
     """Run ``launch_plan`` of ``workflow`` (what :func:`register_on` returned) through the admin
     of ``box`` with
@@ -155,7 +238,11 @@ def execute_on(
     # The workflow's defaults too: the admin's default launch plan does not carry them.
     literals = engine.literal_map_from_python({**interface.defaults, **inputs}, interface.input_types)
     request = execution_pb2.ExecutionCreateRequest(
-        project=PROJECT, domain=DOMAIN, name=name, spec=execution_pb2.ExecutionSpec(launch_plan=launch_plan), inputs=to_idl(literals)
+        project=PROJECT,
+        domain=DOMAIN,
+        name=name,
+        spec=execution_pb2.ExecutionSpec(launch_plan=launch_plan),
+        inputs=to_idl(literals),
     )
     eid = box.admin.create_execution(request).id
     started = time.monotonic()
@@ -171,5 +258,7 @@ def execute_on(
     outputs: dict[str, Any] = {}
     if phase == WorkflowExecutionPhase.SUCCEEDED:
         data = box.admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=eid))
-        outputs = engine.python_from_literal_map(from_idl(data.full_outputs, LiteralMap), interface.outputs, kind="output")
+        outputs = engine.python_from_literal_map(
+            from_idl(data.full_outputs, LiteralMap), interface.outputs, kind="output"
+        )
     return SandboxRun(phase=phase.name, outputs=outputs, error=execution.closure.error.message)

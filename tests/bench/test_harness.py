@@ -11,13 +11,25 @@ import pytest
 
 from bench.__main__ import main
 from bench.harness.report import marginal_ms
-from bench.harness.tools import TOOLS, Run, Tool, run_workload
+from bench.harness.tools import TOOLS, Run, Tool, run_workload, skip_reason
 from bench.workloads.spec import expected
 
 
 @pytest.mark.timeout(600)
 def test_a_small_run_of_both_flytecore_modes_writes_the_report(tmp_path: Path) -> None:
-    code = main(["--small", "--tools", "flytecore,flytecore-sandbox", "--workloads", "chain,data", "--further", "", "--out", str(tmp_path)])
+    code = main(
+        [
+            "--small",
+            "--tools",
+            "flytecore,flytecore-sandbox",
+            "--workloads",
+            "chain,data",
+            "--further",
+            "",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     doc = json.loads((tmp_path / "results.json").read_text())
     rows = {(r["tool"], r["workload"]): r for r in doc["rows"]}
@@ -52,3 +64,12 @@ def test_the_marginal_cost_is_the_slope_between_the_two_largest_sizes() -> None:
 
 def test_unknown_tools_are_named() -> None:
     assert main(["--tools", "flytecore,airflow", "--further", ""]) == 2
+
+
+def test_the_next_size_is_skipped_after_a_run_that_did_not_finish_or_predicts_over_the_budget() -> None:
+    assert skip_reason(None, 10, budget=300) is None
+    fast = Run("t", "chain", 100, ok=True, seconds=2.0)
+    assert skip_reason(fast, 1000, budget=300) is None  # 20 s predicted
+    assert skip_reason(fast, 100_000, budget=300) == "skipped: predicted over the 300 s budget from N=100"
+    over = Run("t", "chain", 100, ok=False, error="over the 300 s budget")
+    assert skip_reason(over, 1000, budget=300) == "skipped: N=100 did not finish"

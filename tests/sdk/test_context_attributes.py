@@ -42,6 +42,24 @@ def test_fields_are_not_shadowed_by_attributes() -> None:
     assert body() is True
 
 
+def test_a_plugin_attribute_wins_over_an_extra_attribute_of_the_same_name() -> None:
+    @task
+    def body() -> list[str]:
+        params = current_context()
+        params.attrs_["SESSION"] = "extra"
+        seen = [params.session]
+        with context_attribute("session", "plugin"):
+            seen.append(params.session)
+        with (
+            context_attribute("other", 1),
+            pytest.raises(AttributeError, match=r"set for this task: other, session;"),
+        ):
+            params.missing  # noqa: B018
+        return seen
+
+    assert body() == ["extra", "plugin"]
+
+
 def test_a_task_types_local_runner_runs_the_body_and_its_error_is_the_tasks() -> None:
     from flytecore.errors import TaskExecutionError
     from flytecore.plugin import TaskType, TaskTypeRegistry, hookimpl, make_plugin_host, use_host

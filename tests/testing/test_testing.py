@@ -36,7 +36,9 @@ def test_run_on_sandbox_runs_in_worker_processes(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(120)
 def test_run_on_sandbox_reports_a_failure(tmp_path: Path) -> None:
-    run = run_on_sandbox(sandbox_tasks.crashy, home=tmp_path / "home", name="boom", marker="/nonexistent/dir/m")
+    run = run_on_sandbox(
+        sandbox_tasks.crashy, home=tmp_path / "home", name="boom", marker="/nonexistent/dir/m"
+    )
     assert run.phase == "FAILED"
     assert run.outputs == {}
     assert run.error
@@ -50,3 +52,25 @@ def test_unpublished_fields_names_every_unknown_field_with_its_path() -> None:
     assert unpublished_fields(good, schema) == []
     bad = {"spec": {"imag": "i", "env": [{"name": "A", "val": "1"}]}, "kind": "X"}
     assert unpublished_fields(bad, schema) == [".spec.imag", ".spec.env[0].val", ".kind"]
+
+
+def test_k8s_task_context_follows_the_template_unless_told_otherwise() -> None:
+    from flytecore.testing import k8s_task_context
+
+    template = task_template(plain, image="registry.local/app:2")
+    assert template.container is not None
+    ctx = k8s_task_context(template, ["flytecore-execute", "--inputs", "s3://b/in.pb"])
+    assert (ctx.image, ctx.command, ctx.resources) == (
+        "registry.local/app:2",
+        ("flytecore-execute", "--inputs", "s3://b/in.pb"),
+        template.container.resources,
+    )
+    assert (ctx.name, ctx.namespace, ctx.labels, ctx.annotations) == (
+        "e1-n0-0",
+        "flytesnacks-development",
+        {"execution-id": "e1"},
+        {},
+    )
+    assert ctx.env == {"FLYTE_INTERNAL_EXECUTION_ID": "e1"}
+    other = k8s_task_context(template, (), image="i:1", resources=None, namespace="default", labels={})
+    assert (other.image, other.resources, other.namespace, other.labels) == ("i:1", None, "default", {})

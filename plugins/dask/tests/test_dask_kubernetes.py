@@ -7,8 +7,8 @@ from typing import Any
 import dask_tasks
 import pytest
 
-from flytecore.plugin import ErrorKind, K8sTaskContext, PluginHost, TaskExecutionPhase, TaskStatus
-from flytecore.testing import task_template, unpublished_fields
+from flytecore.plugin import ErrorKind, PluginHost, TaskExecutionPhase, TaskStatus
+from flytecore.testing import k8s_task_context, task_template, unpublished_fields
 
 COMMAND = (
     "flytecore-execute", "--inputs", "s3://bucket/n0/inputs.pb", "--output-prefix", "s3://bucket/n0/0",
@@ -60,16 +60,8 @@ def _manifest(strict_host: PluginHost, task: Any = dask_tasks.configured) -> dic
     template = task_template(task, image="registry.local/app:1")
     face = strict_host.task_types["dask"].kubernetes
     assert face is not None
-    ctx = K8sTaskContext(
-        template=template,
-        image=template.container.image,
-        command=COMMAND,
-        env={"FLYTE_INTERNAL_EXECUTION_ID": "e1", "A": "b"},
-        resources=template.container.resources,
-        name="e1-n0-0",
-        namespace="flytesnacks-development",
-        labels={"execution-id": "e1"},
-        annotations={"team": "data"},
+    ctx = k8s_task_context(
+        template, COMMAND, env={"FLYTE_INTERNAL_EXECUTION_ID": "e1", "A": "b"}, annotations={"team": "data"}
     )
     return face.build_resource(ctx)
 
@@ -87,7 +79,9 @@ def test_manifest_is_a_daskjob(strict_host: PluginHost) -> None:
     assert set(m["spec"]["cluster"]["spec"]) == {"scheduler", "worker"}
 
 
-@pytest.mark.parametrize("task", [dask_tasks.configured, dask_tasks.array_sum], ids=["configured", "defaults"])
+@pytest.mark.parametrize(
+    "task", [dask_tasks.configured, dask_tasks.array_sum], ids=["configured", "defaults"]
+)
 def test_manifest_uses_only_the_operators_published_field_names(strict_host: PluginHost, task: Any) -> None:
     m = _manifest(strict_host, task)
     assert unpublished_fields(m, DASKJOB_SCHEMA) == []
@@ -103,7 +97,9 @@ def test_the_schema_check_catches_a_misspelt_field() -> None:
     assert unpublished_fields(wrong, DASKJOB_SCHEMA) == [".spec.cluster.spec.workers"]
 
 
-def test_job_runner_runs_the_entrypoint_with_the_tasks_image_env_and_resources(strict_host: PluginHost) -> None:
+def test_job_runner_runs_the_entrypoint_with_the_tasks_image_env_and_resources(
+    strict_host: PluginHost,
+) -> None:
     pod = _manifest(strict_host)["spec"]["job"]["spec"]
     assert pod["restartPolicy"] == "Never"
     [job] = pod["containers"]
@@ -120,7 +116,10 @@ def test_scheduler_and_workers_follow_the_config(strict_host: PluginHost) -> Non
     assert scheduler["image"] == "ghcr.io/dask/dask:2024.1.0"
     assert scheduler["args"] == ["dask-scheduler"]
     assert scheduler["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}}
-    assert {p["name"]: p["containerPort"] for p in scheduler["ports"]} == {"tcp-comm": 8786, "dashboard": 8787}
+    assert {p["name"]: p["containerPort"] for p in scheduler["ports"]} == {
+        "tcp-comm": 8786,
+        "dashboard": 8787,
+    }
     service = cluster["scheduler"]["service"]
     assert service["type"] == "ClusterIP"
     assert service["selector"] == {"dask.org/cluster-name": "e1-n0-0", "dask.org/component": "scheduler"}
@@ -159,7 +158,11 @@ def test_every_operator_job_status_maps_to_a_phase(
 ) -> None:
     face = strict_host.task_types["dask"].kubernetes
     assert face is not None
-    resource: dict[str, Any] = {"apiVersion": "kubernetes.dask.org/v1", "kind": "DaskJob", "metadata": {"name": "x"}}
+    resource: dict[str, Any] = {
+        "apiVersion": "kubernetes.dask.org/v1",
+        "kind": "DaskJob",
+        "metadata": {"name": "x"},
+    }
     if job_status is not None:
         resource["status"] = {"jobStatus": job_status, "jobRunnerPodName": "x-runner"}
     status = face.phase_of(resource)

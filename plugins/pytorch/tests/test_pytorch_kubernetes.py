@@ -9,7 +9,7 @@ import pytorch_tasks
 from flyte_plugin_pytorch.kubernetes import CONDITIONS, current_condition
 
 from flytecore.plugin import ErrorKind, K8sTaskContext, PluginHost, TaskExecutionPhase, TaskStatus
-from flytecore.testing import task_template, unpublished_fields
+from flytecore.testing import k8s_task_context, task_template, unpublished_fields
 
 COMMAND = (
     "flytecore-execute", "--inputs", "s3://bucket/n0/inputs.pb", "--output-prefix", "s3://bucket/n0/0",
@@ -75,17 +75,8 @@ def _context(task: Any = pytorch_tasks.configured, custom: dict[str, Any] | None
         import attrs
 
         template = attrs.evolve(template, custom=custom)
-    assert template.container is not None
-    return K8sTaskContext(
-        template=template,
-        image=template.container.image,
-        command=COMMAND,
-        env={"FLYTE_INTERNAL_EXECUTION_ID": "e1", "A": "b"},
-        resources=template.container.resources,
-        name="e1-n0-0",
-        namespace="flytesnacks-development",
-        labels={"execution-id": "e1"},
-        annotations={"team": "ml"},
+    return k8s_task_context(
+        template, COMMAND, env={"FLYTE_INTERNAL_EXECUTION_ID": "e1", "A": "b"}, annotations={"team": "ml"}
     )
 
 

@@ -20,7 +20,7 @@ from flytecore.plugin import (
     TaskExecutionPhase,
     TaskStatus,
 )
-from flytecore.testing import task_template, unpublished_fields
+from flytecore.testing import k8s_task_context, task_template, unpublished_fields
 
 COMMAND = (
     "flytecore-execute", "--inputs", "s3://bucket/n0/inputs.pb", "--output-prefix", "s3://bucket/n0/0",
@@ -95,16 +95,10 @@ def _ctx(task: Any, custom: dict[str, Any] | None = None) -> K8sTaskContext:
     template = task_template(task, image="registry.local/app:1")
     if custom is not None:
         template = attrs.evolve(template, custom=custom)
-    assert template.container is not None
-    return K8sTaskContext(
-        template=template,
-        image=template.container.image,
-        command=COMMAND,
+    return k8s_task_context(
+        template,
+        COMMAND,
         env={"FLYTE_INTERNAL_EXECUTION_ID": "e1", "TASK_ENV": "1"},
-        resources=template.container.resources,
-        name="e1-n0-0",
-        namespace="flytesnacks-development",
-        labels={"execution-id": "e1"},
         annotations={"team": "data"},
     )
 

@@ -15,7 +15,7 @@ from flyte_plugin_spark.kubernetes import APPLICATION_STATES, spark_memory
 
 from flytecore import task
 from flytecore.plugin import ErrorKind, K8sTaskContext, PluginHost, TaskExecutionPhase, TaskStatus
-from flytecore.testing import task_template, unpublished_fields
+from flytecore.testing import k8s_task_context, task_template, unpublished_fields
 
 if TYPE_CHECKING:
     from flytecore.spec.tasks import TaskTemplate
@@ -89,18 +89,10 @@ def _at(manifest: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 def _context(template: TaskTemplate, **changes: Any) -> K8sTaskContext:
     values: dict[str, Any] = {
-        "template": template,
-        "image": template.container.image if template.container else "registry.local/app:1",
-        "command": COMMAND,
         "env": {"FLYTE_INTERNAL_EXECUTION_ID": "e1", "A": "b"},
-        "resources": template.container.resources if template.container else None,
-        "name": "e1-n0-0",
-        "namespace": "flytesnacks-development",
-        "labels": {"execution-id": "e1"},
         "annotations": {"team": "data"},
     }
-    values.update(changes)
-    return K8sTaskContext(**values)
+    return k8s_task_context(template, COMMAND, **(values | changes))
 
 
 def _manifest(strict_host: PluginHost, task: Any = spark_tasks.configured, **changes: Any) -> dict[str, Any]:
@@ -139,7 +131,10 @@ def test_manifest_uses_only_the_operators_published_field_names(strict_host: Plu
 
 def test_the_schema_check_catches_a_misspelt_field() -> None:
     wrong = {"spec": {"driver": {"core": 1}, "executor": {"env": [{"name": "A", "val": "b"}]}}}
-    assert unpublished_fields(wrong, SPARKAPPLICATION_SCHEMA) == [".spec.driver.core", ".spec.executor.env[0].val"]
+    assert unpublished_fields(wrong, SPARKAPPLICATION_SCHEMA) == [
+        ".spec.driver.core",
+        ".spec.executor.env[0].val",
+    ]
 
 
 def test_spark_submit_runs_the_main_application_file_with_the_command_as_arguments(

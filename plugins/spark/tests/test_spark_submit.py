@@ -13,8 +13,8 @@ import pytest
 import spark_tasks
 from flyteidl.core import literals_pb2
 
-from flytecore.plugin import K8sTaskContext, PluginHost
-from flytecore.testing import task_template
+from flytecore.plugin import PluginHost
+from flytecore.testing import k8s_task_context, task_template
 
 TESTS = Path(__file__).parent
 
@@ -68,12 +68,13 @@ def test_spark_submit_of_the_manifest_runs_the_task_in_the_driver(
     face = strict_host.task_types["spark"].kubernetes
     assert face is not None
     manifest = face.build_resource(
-        K8sTaskContext(
-            template=template,
-            image="registry.local/app:1",
-            command=command,
+        k8s_task_context(
+            template,
+            command,
             env={"FLYTE_ATTEMPT_NUMBER": "0"},
-            name="e1-n0-0",
+            resources=None,
+            namespace="default",
+            labels={},
         )
     )
     # A master the local face never picks (it stays within the machine's CPUs): the session is spark-submit's.
