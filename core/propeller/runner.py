@@ -149,7 +149,11 @@ class Propeller:
         """Get a round for ``execution_id`` soon (a task finished, a signal was set)."""
         key = execution_key(execution_id)
         self._woken.add(key)  # a workflow this propeller holds: its next pass runs the round
-        self.store.wake(key)
+        if key not in self._held:
+            # Others' (or no one's): the store says so, for whichever propeller leases it. A
+            # held one needs no write (every task end of a wide map would cost one, and contend
+            # with the round's save for the database).
+            self.store.wake(key)
         self.kick()
 
     def kick(self) -> None:
@@ -282,10 +286,19 @@ class Propeller:
             return 0
         pending = self.store.pending_events(limit)
         done: list[int] = []
+        deliver_batch = getattr(self.sink, "deliver_batch", None)
         try:
-            for item in pending:
-                self.sink.deliver(decode_event(item.payload))
-                done.append(item.seq)
+            if deliver_batch is not None and pending:  # the whole batch at once (one admin transaction)
+                try:
+                    deliver_batch([decode_event(item.payload) for item in pending])
+                    done = [item.seq for item in pending]
+                except DeliveryFailed as exc:
+                    done = [item.seq for item in pending[: exc.handled]]
+                    raise
+            else:
+                for item in pending:
+                    self.sink.deliver(decode_event(item.payload))
+                    done.append(item.seq)
         except DeliveryFailed as exc:
             log.warning("event delivery paused, will retry: %s", exc)
         finally:

@@ -13,6 +13,7 @@ SQLite (WAL) is the embedded default, PostgreSQL (psycopg 3) the one for teams::
 
 from __future__ import annotations
 
+from flytecore.admin.db._executions import execution_key, node_execution_key, task_execution_key
 from flytecore.admin.db.engine import default_db_url, make_engine, make_session_factory
 from flytecore.admin.db.errors import (
     AlreadyExists,
@@ -37,7 +38,7 @@ from flytecore.admin.db.models import (
     TaskExecution,
     Workflow,
 )
-from flytecore.admin.db.repository import NamedEntityId, Page, Repository
+from flytecore.admin.db.repository import NamedEntityId, Page, Repository, WriteTransaction
 
 __all__ = [
     "AlreadyExists",
@@ -62,11 +63,15 @@ __all__ = [
     "Task",
     "TaskExecution",
     "Workflow",
+    "WriteTransaction",
     "current_revision",
     "default_db_url",
+    "execution_key",
     "head_revision",
     "make_engine",
     "make_session_factory",
+    "node_execution_key",
     "parse_filters",
+    "task_execution_key",
     "upgrade",
 ]

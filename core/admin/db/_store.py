@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Generic, Literal, NamedTuple, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Engine, Select, bindparam, insert, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -81,12 +81,19 @@ def constraint_violated(exc: IntegrityError) -> Literal["unique", "foreign_key"]
     return None
 
 
-def _columns(model: type[m.Base]) -> list[str]:
-    return [c.name for c in m.table_of(model).columns]
+@functools.cache
+def _columns(model: type[m.Base]) -> tuple[str, ...]:
+    return tuple(c.name for c in m.table_of(model).columns)
 
 
-def _primary_key(model: type[m.Base]) -> list[str]:
-    return [c.name for c in m.table_of(model).primary_key.columns]
+@functools.cache
+def _primary_key(model: type[m.Base]) -> tuple[str, ...]:
+    return tuple(c.name for c in m.table_of(model).primary_key.columns)
+
+
+@functools.cache
+def _frozen(model: type[m.Base]) -> frozenset[str]:
+    return frozenset({*_primary_key(model), "created_at"})
 
 
 def key_of(row: m.Base) -> Key:
@@ -119,16 +126,53 @@ def _select_by_key(model: type[m.Base], names: tuple[str, ...]) -> Select[Any]:
 
 
 @functools.cache
+def _select_row_by_key(model: type[m.Base], names: tuple[str, ...]) -> Select[Any]:
+    """Like :func:`_select_by_key` for a plain connection: the table's columns as a Row."""
+    table = m.table_of(model)
+    return select(table).where(*(table.c[n] == bindparam(f"k_{n}") for n in names))
+
+
+@functools.cache
 def _insert_into(model: type[m.Base]) -> Any:
     return insert(m.table_of(model))
 
 
 @functools.cache
-def _update_where(model: type[m.Base], keys: tuple[str, ...], expect: tuple[str, ...], values: tuple[str, ...]) -> Any:
+def _update_where(
+    model: type[m.Base], keys: tuple[str, ...], expect: tuple[str, ...], nulls: tuple[str, ...], values: tuple[str, ...]
+) -> Any:
+    """``UPDATE .. SET values WHERE keys = .. AND expect = .. AND nulls IS NULL``: an expected
+    None is part of the shape (``= NULL`` would match nothing)."""
     columns = m.table_of(model).c
     conditions = [columns[n] == bindparam(f"k_{n}") for n in keys]
     conditions += [columns[n] == bindparam(f"e_{n}") for n in expect]
+    conditions += [columns[n].is_(None) for n in nulls]
     return update(m.table_of(model)).where(*conditions).values({n: bindparam(f"v_{n}", type_=columns[n].type) for n in values})
+
+
+class Executor(Protocol):
+    """Runs a statement in a transaction: an ORM session, or the event path's WriteTransaction."""
+
+    def execute(self, statement: Any, params: Any, /) -> Any: ...
+
+
+def update_row(executor: Executor, model: type[m.Base], key: Key, changes: Mapping[str, Any], expect: Mapping[str, Any]) -> None:
+    """Set ``changes`` (and ``updated_at``) on the row ``key`` if its columns equal ``expect``,
+    in the caller's transaction.
+
+    :raises NotFound: no such row. :raises ConcurrentUpdate: ``expect`` did not hold.
+    """
+    values = dict(changes)
+    if "updated_at" in _columns(model):
+        values.setdefault("updated_at", m.utcnow())
+    equal = {name: value for name, value in expect.items() if value is not None}
+    nulls = tuple(name for name, value in expect.items() if value is None)
+    stmt = _update_where(model, tuple(key), tuple(equal), nulls, tuple(values))
+    params = {**_params("k", key), **_params("e", equal), **_params("v", values)}
+    if executor.execute(stmt, params).rowcount == 0:
+        if executor.execute(_select_row_by_key(model, tuple(key)), _params("k", key)).first() is None:
+            raise NotFound(model.ENTITY, describe(model, key))
+        raise ConcurrentUpdate(model.ENTITY, describe(model, key), expected=dict(expect))
 
 
 def _params(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,18 +214,28 @@ def _missing_parent(model: type[m.Base], values: Mapping[str, Any]) -> NotFound:
     return NotFound(parent.ENTITY, describe(parent, key))
 
 
+def check_updatable(model: type[m.Base], changes: Mapping[str, Any], expect: Mapping[str, Any]) -> None:
+    """:raises TypeError: a name in ``changes``/``expect`` is not an updatable column of ``model``."""
+    columns = _columns(model)
+    unknown = {name for name in (*changes, *expect) if name not in columns}
+    frozen = _frozen(model).intersection(changes)
+    if unknown or frozen:
+        raise TypeError(f"cannot update {model.__name__} columns {sorted(unknown | frozen)}")
+
+
 class Store:
     """Transactions and the generic row operations the typed :class:`Repository` builds on."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        bind = sessions.kw["bind"]
+        assert isinstance(bind, Engine), "the repository's sessions are bound to one engine"
+        self._engine = bind
 
     @property
     def engine(self) -> Engine:
         """The engine the sessions are bound to."""
-        bind = self._sessions.kw["bind"]
-        assert isinstance(bind, Engine), "the repository's sessions are bound to one engine"
-        return bind
+        return self._engine
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -263,27 +317,12 @@ class Store:
         :raises NotFound: no such row. :raises ConcurrentUpdate: ``expect`` did not hold.
         :raises TypeError: a name in ``changes``/``expect`` is not an updatable column.
         """
-        expect = dict(expect or {})
-        columns = set(_columns(model))
-        unknown = (set(changes) | set(expect)) - columns
-        frozen = set(changes) & {*_primary_key(model), "created_at"}
-        if unknown or frozen:
-            raise TypeError(f"cannot update {model.__name__} columns {sorted(unknown | frozen)}")
-        values = dict(changes)
-        if "updated_at" in columns:
-            values.setdefault("updated_at", m.utcnow())
+        expect = expect or {}
+        check_updatable(model, changes, expect)
         with self.write() as session:
             if before is not None:
                 before(session, key)
-            if any(value is None for value in expect.values()):  # IS NULL: not a bound "= ?"
-                conditions = where_key(model, key) + where_key(model, expect)
-                result = session.execute(update(m.table_of(model)).where(*conditions).values(**values))
-            else:
-                stmt = _update_where(model, tuple(key), tuple(expect), tuple(values))
-                result = session.execute(stmt, {**_params("k", key), **_params("e", expect), **_params("v", values)})
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                self.one(session, model, key)  # raises NotFound when the row is missing
-                raise ConcurrentUpdate(model.ENTITY, describe(model, key), expected=expect)
+            update_row(session, model, key, changes, expect)
             return self.one(session, model, key) if load else None  # type: ignore[return-value]
 
     def get(self, model: type[M], key: Key) -> M:

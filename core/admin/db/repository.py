@@ -11,6 +11,8 @@ stored until it is written through a repository call.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
@@ -32,13 +34,14 @@ from flytecore.admin.db._store import (
     values_of,
     where_key,
 )
+from flytecore.admin.db._transaction import Statements, WriteTransaction
 from flytecore.admin.db.engine import make_engine, make_session_factory
 from flytecore.admin.db.errors import AlreadyExists, ConcurrentUpdate, InvalidSort, NotFound
 from flytecore.admin.db.filters import Sort, SortDirection, parse_filters
 from flytecore.spec.identifiers import Identifier
 from flytecore.spec.launch_plan import LaunchPlanState
 
-__all__ = ["MAX_LIMIT", "Repository", "Page", "NamedEntityId"]
+__all__ = ["MAX_LIMIT", "Repository", "Page", "NamedEntityId", "WriteTransaction"]
 
 DEFAULT_LIMIT = 100
 _NEWEST_FIRST = Sort("created_at", SortDirection.DESCENDING)
@@ -68,6 +71,7 @@ class Repository(ExecutionRecords, SignalRecords):
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._store = Store(sessions)
+        self._statements = Statements(self._store.engine)
 
     @property
     def engine(self) -> Engine:
@@ -78,6 +82,14 @@ class Repository(ExecutionRecords, SignalRecords):
     def from_url(cls, url: str | None = None) -> Repository:
         """A repository on a new engine for ``url`` (default: the embedded SQLite file)."""
         return cls(make_session_factory(make_engine(url)))
+
+    @contextmanager
+    def transaction(self) -> Iterator[WriteTransaction]:
+        """One write transaction for many small reads and writes by key (event ingestion), far
+        cheaper than the calls below, which each open an ORM session: committed when the block
+        ends, rolled back if it raises."""
+        with WriteTransaction.open(self._statements) as tx:
+            yield tx
 
     # -- projects ------------------------------------------------------------------------
 

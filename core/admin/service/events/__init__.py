@@ -25,15 +25,25 @@ Outputs: an ``output_uri`` is recorded as given; inline ``output_data`` is writt
 record's ``outputs.pb`` (FlyteAdmin's default "offload" policy) and that URI recorded.
 ``started_at`` is set by the first RUNNING event, the duration by the terminal one.
 
+``create_events`` applies a batch of events in order in one transaction (the in-process
+propeller hands over what its outbox holds): each event is judged as its own call would judge
+it, and a refused one writes nothing, so the others stand.
+
 Where each part lives: :mod:`.rules` (the phase rules and times), :mod:`.recording` (applying
-one event, its data), :mod:`.workflow`, :mod:`.nodes` and :mod:`.tasks` (the three
+one event or a batch, its data), :mod:`.workflow`, :mod:`.nodes` and :mod:`.tasks` (the three
 Create*Event calls), :mod:`.reads` (node and task execution reads).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from flyteidl.admin import event_pb2
+
+from flytecore.admin.service.errors import InvalidArgumentError
 from flytecore.admin.service.events.nodes import NodeEvents
 from flytecore.admin.service.events.reads import NodeAndTaskExecutionReads
+from flytecore.admin.service.events.recording import EventPlan
 from flytecore.admin.service.events.tasks import TaskEvents
 from flytecore.admin.service.events.workflow import WorkflowEvents
 
@@ -42,3 +52,22 @@ __all__ = ["EventService"]
 
 class EventService(WorkflowEvents, NodeEvents, TaskEvents, NodeAndTaskExecutionReads):
     """The Create*Event calls of AdminService and the node and task execution reads."""
+
+    def _plan(self, request: Any) -> EventPlan:
+        if isinstance(request, event_pb2.NodeExecutionEventRequest):
+            return self._plan_node_event(request)
+        if isinstance(request, event_pb2.TaskExecutionEventRequest):
+            return self._plan_task_event(request)
+        if isinstance(request, event_pb2.WorkflowExecutionEventRequest):
+            return self._plan_workflow_event(request)
+        raise InvalidArgumentError(f"not an event request: {type(request).__name__}")
+
+    def _create_event(self, request: Any) -> None:
+        if isinstance(request, event_pb2.NodeExecutionEventRequest):
+            self.create_node_event(request)
+        elif isinstance(request, event_pb2.TaskExecutionEventRequest):
+            self.create_task_event(request)
+        elif isinstance(request, event_pb2.WorkflowExecutionEventRequest):
+            self.create_workflow_event(request)
+        else:
+            raise InvalidArgumentError(f"not an event request: {type(request).__name__}")

@@ -7,9 +7,10 @@ from typing import Any
 from flyteidl.admin import event_pb2, node_execution_pb2
 
 from flytecore.admin.db import models as m
+from flytecore.admin.db import node_execution_key
 from flytecore.admin.service.base import timestamp
 from flytecore.admin.service.errors import repository_errors
-from flytecore.admin.service.events.recording import EventRecording
+from flytecore.admin.service.events.recording import EventPlan, EventRecording
 from flytecore.admin.service.events.rules import (
     check_transition,
     occurred_at,
@@ -29,6 +30,11 @@ class NodeEvents(EventRecording):
 
     def create_node_event(self, request: event_pb2.NodeExecutionEventRequest) -> event_pb2.NodeExecutionEventResponse:
         """Record a node execution's phase change; its first event creates it."""
+        self._apply(self._plan_node_event(request))
+        return event_pb2.NodeExecutionEventResponse()
+
+    def _plan_node_event(self, request: event_pb2.NodeExecutionEventRequest) -> EventPlan:
+        """The event checked, and how it changes its node execution."""
         event = request.event
         nid = self._node_id(event.id)
         phase = phase_of(NodePhase, event.phase, "node execution")
@@ -46,7 +52,7 @@ class NodeEvents(EventRecording):
             with repository_errors():
                 self.repo.get_execution(child)
 
-        def changes_for(row: m.NodeExecution | None) -> dict[str, Any]:
+        def changes_for(row: Any) -> dict[str, Any]:
             closure = node_execution_pb2.NodeExecutionClosure.FromString(row.closure) if row else (
                 node_execution_pb2.NodeExecutionClosure(created_at=timestamp(at)))
             started_at = row.started_at if row else None
@@ -77,26 +83,20 @@ class NodeEvents(EventRecording):
             closure.phase = int(phase)
             return {**changes, "phase": int(phase), "closure": serialized(closure)}
 
-        def create() -> None:
+        def first() -> dict[str, Any]:
             parent = event.parent_node_metadata.node_id or (
                 event.parent_task_metadata.id.node_execution_id.node_id if event.HasField("parent_task_metadata") else None
             )
-            self.repo.create_node_execution(
-                m.NodeExecution(
-                    execution_project=nid.execution_id.project,  # type: ignore[union-attr]
-                    execution_domain=nid.execution_id.domain,  # type: ignore[union-attr]
-                    execution_name=nid.execution_id.name,  # type: ignore[union-attr]
-                    node_id=nid.node_id, parent_node_id=parent or None, retry_group=event.retry_group or None,
-                    spec_node_id=event.spec_node_id, **changes_for(None),
-                ),
-                load=False,
-            )
+            return {
+                **key, "parent_node_id": parent or None, "retry_group": event.retry_group or None,
+                "spec_node_id": event.spec_node_id, **changes_for(None),
+            }
 
-        def decide(row: m.NodeExecution) -> None:
+        def judge(row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             current = NodePhase(row.phase)
             started = current not in (NodePhase.UNDEFINED, NodePhase.QUEUED)
             check_transition(what, current, phase, current.is_terminal, started=started)
-            self.repo.update_node_execution(nid, expect={"phase": row.phase}, load=False, **changes_for(row))
+            return {"phase": row.phase}, changes_for(row)
 
-        self._apply(what, lambda: self.repo.get_node_execution(nid), create, decide)
-        return event_pb2.NodeExecutionEventResponse()
+        key = node_execution_key(nid)
+        return EventPlan(what, m.NodeExecution, key, judge, first)

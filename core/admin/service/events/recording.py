@@ -1,23 +1,26 @@
-"""How one event is applied: read the record, judge the transition, write it conditionally; and
-where an event's data (inline inputs and outputs, errors) goes."""
+"""How events are applied: read the record, judge the transition, write it conditionally (one
+event, or a batch of them in one transaction); and where an event's data (inline inputs and
+outputs, errors) goes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 
-from flytecore.admin.db import NotFound
-from flytecore.admin.db.errors import ConcurrentUpdate
+from flytecore.admin.db import AlreadyExists, ConcurrentUpdate, NotFound, WriteTransaction
+from flytecore.admin.db import models as m
+from flytecore.admin.db.repository import describe
 from flytecore.admin.service.base import UPDATE_ATTEMPTS, ServiceBase
 from flytecore.admin.service.errors import (
     AbortedError,
-    AlreadyExistsError,
+    AdminError,
+    Code,
     InvalidArgumentError,
     NotFoundError,
-    repository_errors,
 )
 from flytecore.admin.service.events.rules import serialized
 from flytecore.admin.service.executions.ids import node_execution_id_of
@@ -29,7 +32,10 @@ from flytecore.admin.service.limits import (
 )
 from flytecore.spec.identifiers import NodeExecutionIdentifier
 
-__all__ = ["EventRecording"]
+__all__ = ["EventPlan", "EventRecording"]
+
+# The refusals: judged before anything is written, so a batch goes on after one.
+_REFUSED = {Code.ALREADY_EXISTS, Code.FAILED_PRECONDITION, Code.INVALID_ARGUMENT, Code.NOT_FOUND}
 
 EVENT_TOO_LARGE = (
     "send inputs and outputs by location (input_uri / output_uri), keep logs, custom_info and "
@@ -37,32 +43,109 @@ EVENT_TOO_LARGE = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class EventPlan:
+    """One checked event, ready to be applied to its record."""
+
+    what: str
+    """The record, as people read it (for errors)."""
+    model: type[m.Base]
+    key: dict[str, Any]
+    """The record's primary key."""
+    judge: Callable[[Any], tuple[dict[str, Any], dict[str, Any]]]
+    """From the stored row: the columns the update expects unchanged and the changes to write;
+    raises the refusal (ALREADY_EXISTS, FAILED_PRECONDITION) without writing anything."""
+    first: Callable[[], dict[str, Any]] | None = None
+    """The values of the record this event creates when it is the first; None: the record must
+    exist already (executions)."""
+
+
 class EventRecording(ServiceBase):
     """What the Create*Event calls share."""
 
-    def _apply(
-        self, what: str, read: Callable[[], Any], create: Callable[[], None] | None, decide: Callable[[Any], None]
-    ) -> None:
-        """Apply one event: read the record (create it on the first event), judge the transition
-        and write it conditionally; when a concurrent event won, read again and judge again."""
+    def _plan(self, request: Any) -> EventPlan:
+        raise NotImplementedError  # the Create*Event mixins' _plan_* methods, by request type
+
+    def _apply(self, plan: EventPlan) -> None:
+        """Apply one event in its own transaction: read the record (create it on the first
+        event), judge the transition and write it conditionally; when a concurrent event won,
+        judge it again in a new transaction."""
         for _ in range(UPDATE_ATTEMPTS):
             try:
-                row = read()
-            except NotFound as exc:
-                if create is None:
-                    raise NotFoundError(str(exc)) from exc
-                try:
-                    with repository_errors():
-                        create()
-                    return
-                except AlreadyExistsError:
-                    continue  # a concurrent first event created it: judge this one as an update
-            try:
-                decide(row)
+                with self.repo.transaction() as tx:
+                    self._apply_in(tx, plan)
                 return
-            except ConcurrentUpdate:
-                continue
-        raise AbortedError(f"{what} kept changing concurrently; send the event again")
+            except (ConcurrentUpdate, AlreadyExists):
+                continue  # a concurrent event updated (or first created) the record: judge again
+            except NotFound as exc:  # its execution or node execution does not exist
+                raise NotFoundError(str(exc)) from exc
+        raise AbortedError(f"{plan.what} kept changing concurrently; send the event again")
+
+    @staticmethod
+    def _apply_in(tx: WriteTransaction, plan: EventPlan) -> None:
+        """One attempt at applying ``plan`` within ``tx``. A refusal raises before anything is
+        written; a repository error (a concurrent writer, a missing parent) leaves ``tx`` to be
+        rolled back."""
+        row = tx.row(plan.model, plan.key)
+        if row is None:
+            if plan.first is None:
+                raise NotFoundError(str(NotFound(plan.model.ENTITY, describe(plan.model, plan.key))))
+            tx.insert(plan.model, plan.first())
+            return
+        expect, changes = plan.judge(row)
+        tx.update(plan.model, plan.key, changes, expect)
+
+    def create_events(self, requests: Sequence[Any]) -> list[BaseException | None]:
+        """Apply a batch of Create{Workflow,Node,Task}Event requests in order, as the calls one
+        by one would, in one transaction; returns each event's outcome: None (recorded) or the
+        error the call would have raised.
+
+        A refused event (ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND) is
+        judged before anything is written: the batch goes on after it. Any other error (the
+        database failing, a concurrent writer) undoes the transaction, and the events are then
+        applied one by one, each in its own transaction; the first that fails otherwise than
+        by a refusal stops the batch: the events after it are not applied (ABORTED).
+        """
+        outcomes: list[BaseException | None] = []
+        try:
+            with self.repo.transaction() as tx:
+                for request in requests:
+                    try:
+                        self._apply_in(tx, self._plan(request))
+                    except AdminError as exc:
+                        if exc.code not in _REFUSED:
+                            raise
+                        outcomes.append(exc)
+                    else:
+                        outcomes.append(None)
+        except Exception:
+            # Rare (a lost race, a missing parent, a failing database): the slow, exact way.
+            return self._create_events_one_by_one(requests)
+        return outcomes
+
+    def _create_events_one_by_one(self, requests: Sequence[Any]) -> list[BaseException | None]:
+        outcomes: list[BaseException | None] = []
+        for request in requests:
+            try:
+                self._create_event(request)
+            except AdminError as exc:
+                outcomes.append(exc)
+                if exc.code not in _REFUSED:
+                    break
+            except Exception as exc:
+                outcomes.append(exc)
+                break
+            else:
+                outcomes.append(None)
+        left = len(requests) - len(outcomes)
+        if left:
+            failed = len(outcomes) - 1
+            why = f"not applied: event {failed} of the batch failed before it; send it again"
+            outcomes += [AbortedError(why) for _ in range(left)]
+        return outcomes
+
+    def _create_event(self, request: Any) -> None:
+        raise NotImplementedError  # EventService: one Create*Event call by request type
 
     def _check_event(self, event: Any, kind: str) -> None:
         """What every event must be, checked before anything is read: within the size limits

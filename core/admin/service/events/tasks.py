@@ -7,9 +7,11 @@ from typing import Any
 from flyteidl.admin import event_pb2, task_execution_pb2
 
 from flytecore.admin.db import models as m
+from flytecore.admin.db import task_execution_key
 from flytecore.admin.service.base import timestamp
 from flytecore.admin.service.errors import AlreadyExistsError, FailedPreconditionError
-from flytecore.admin.service.events.recording import EventRecording
+from flytecore.admin.service.events.external import merge_metadata
+from flytecore.admin.service.events.recording import EventPlan, EventRecording
 from flytecore.admin.service.events.rules import (
     TASK_NOT_STARTED,
     check_transition,
@@ -33,6 +35,11 @@ class TaskEvents(EventRecording):
     def create_task_event(self, request: event_pb2.TaskExecutionEventRequest) -> event_pb2.TaskExecutionEventResponse:
         """Record a task attempt's phase change (or a newer version of its phase); its first
         event creates it."""
+        self._apply(self._plan_task_event(request))
+        return event_pb2.TaskExecutionEventResponse()
+
+    def _plan_task_event(self, request: event_pb2.TaskExecutionEventRequest) -> EventPlan:
+        """The event checked, and how it changes its task attempt."""
         event = request.event
         check_identifier(event.task_id, "task", domains=self.config.domains)
         tid = TaskExecutionIdentifier(
@@ -47,7 +54,7 @@ class TaskEvents(EventRecording):
         assert node is not None and node.execution_id is not None
         what = f"task {event.task_id.name} attempt {event.retry_attempt} of node {node.node_id} of execution {show_execution(node.execution_id)}"
 
-        def changes_for(row: m.TaskExecution | None) -> dict[str, Any]:
+        def changes_for(row: Any) -> dict[str, Any]:
             closure = task_execution_pb2.TaskExecutionClosure.FromString(row.closure) if row else (
                 task_execution_pb2.TaskExecutionClosure(created_at=timestamp(at)))
             started_at = row.started_at if row else None
@@ -62,6 +69,7 @@ class TaskEvents(EventRecording):
                 closure.reason = event.reason
             if event.HasField("custom_info"):
                 closure.custom_info.CopyFrom(event.custom_info)
+            merge_metadata(closure, event)  # a map's elements (external resources)
             closure.task_type = event.task_type or closure.task_type
             closure.event_version = event.event_version
             if not (row and row.input_uri):
@@ -72,19 +80,10 @@ class TaskEvents(EventRecording):
                 "logs": [{"name": log.name, "uri": log.uri} for log in closure.logs],
             }
 
-        def create() -> None:
-            key = {f"task_{k}": getattr(tid.task_id, k) for k in ("project", "domain", "name", "version")}
-            self.repo.create_task_execution(
-                m.TaskExecution(
-                    execution_project=node.execution_id.project,  # type: ignore[union-attr]
-                    execution_domain=node.execution_id.domain,  # type: ignore[union-attr]
-                    execution_name=node.execution_id.name,  # type: ignore[union-attr]
-                    node_id=node.node_id, retry_attempt=tid.retry_attempt, **key, **changes_for(None),
-                ),
-                load=False,
-            )
+        def first() -> dict[str, Any]:
+            return {**key, **changes_for(None)}
 
-        def decide(row: m.TaskExecution) -> None:
+        def judge(row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             current = TaskPhase(row.phase)
             if current == phase and row.phase_version >= event.phase_version:
                 raise AlreadyExistsError(
@@ -95,8 +94,7 @@ class TaskEvents(EventRecording):
                 check_transition(what, current, phase, current.is_terminal, started=current not in TASK_NOT_STARTED)
             elif current.is_terminal:
                 raise FailedPreconditionError(f"{what} already ended ({current.name}); the event was not recorded")
-            expect = {"phase": row.phase, "phase_version": row.phase_version}
-            self.repo.update_task_execution(tid, expect=expect, load=False, **changes_for(row))
+            return {"phase": row.phase, "phase_version": row.phase_version}, changes_for(row)
 
-        self._apply(what, lambda: self.repo.get_task_execution(tid), create, decide)
-        return event_pb2.TaskExecutionEventResponse()
+        key = task_execution_key(tid)
+        return EventPlan(what, m.TaskExecution, key, judge, first)
