@@ -16,18 +16,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
-from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2
+from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import catalog_pb2, identifier_pb2, literals_pb2
 
 from flytecore.cli.remote import AdminClient
 from flytecore.spec import idl
 from flytecore.spec.literals import Literal, LiteralMap
-from flytecore.spec.phases import NodeExecutionPhase, WorkflowExecutionPhase
+from flytecore.spec.phases import NodeExecutionPhase, TaskExecutionPhase, WorkflowExecutionPhase
 
 __all__ = [
     "NodeView",
     "execution_id",
     "execution_json",
+    "array_elements",
     "fetch_nodes",
     "node_names",
     "plain_literal",
@@ -236,7 +237,10 @@ def list_node_executions(
 def _cache_status(closure: Any) -> str | None:
     if not closure.HasField("task_node_metadata"):
         return None
-    status = closure.task_node_metadata.cache_status
+    return _cache_name(closure.task_node_metadata.cache_status)
+
+
+def _cache_name(status: int) -> str | None:
     name = catalog_pb2.CatalogCacheStatus.Name(status) if status in catalog_pb2.CatalogCacheStatus.values() else str(status)
     return None if status == catalog_pb2.CACHE_DISABLED else name.removeprefix("CACHE_").lower()
 
@@ -282,8 +286,39 @@ def fetch_nodes(
         )
         if nested and (node.metadata.is_parent_node or node.metadata.is_array) and depth < MAX_DEPTH:
             view.children = fetch_nodes(client, eid, names, parent=node_id, parent_name=name, depth=depth + 1)
+            if node.metadata.is_array and not view.children:
+                view.children = array_elements(client, node.id, name.removeprefix("map "))
         views.append(view)
     return views
+
+
+def array_elements(client: AdminClient, node_id: identifier_pb2.NodeExecutionIdentifier, task: str) -> list[NodeView]:
+    """The elements of a map task, from the external resources of its array node's latest task
+    execution (FlytePropeller reports a map's elements there, not as node executions): one row
+    per element, its latest attempt, named ``task[index]`` with the id ``{array}-{attempt}-{index}``."""
+    request = task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_id, limit=_PAGE)
+    attempts = client.admin("ListTaskExecutions", request).task_executions
+    if not attempts:
+        return []
+    latest = max(attempts, key=lambda t: t.id.retry_attempt)
+    newest: dict[int, Any] = {}
+    for resource in latest.closure.metadata.external_resources:
+        known = newest.get(resource.index)
+        if known is None or resource.retry_attempt >= known.retry_attempt:
+            newest[resource.index] = resource
+    prefix = f"{node_id.node_id}-{latest.id.retry_attempt}-"
+    return [
+        NodeView(
+            id=f"{prefix}{index}",
+            name=f"{task}[{index}]",
+            phase=TaskExecutionPhase(resource.phase).name,
+            started_at=None,
+            duration=None,
+            error=None,
+            cache_status=_cache_name(resource.cache_status),
+        )
+        for index, resource in sorted(newest.items())
+    ]
 
 
 def execution_json(

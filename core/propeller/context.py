@@ -127,6 +127,15 @@ class NodeContext:
         """The node's metadata folder: ``{execution}/nodes/{key}``."""
         return f"{self.run.obj.metadata_prefix.rstrip('/')}/nodes/{self.key}"
 
+    @property
+    def inputs_uri(self) -> str:
+        """Where the node's own inputs are stored: ``{node_prefix}/inputs.pb``; for an element
+        of a map, ``{index}.pb`` in its array attempt's inputs folder (one folder for all)."""
+        folder = self.scope.element_inputs if self.scope is not None else None
+        if folder is not None:
+            return f"{folder}/{self.node.id}.pb"
+        return f"{self.node_prefix}/inputs.pb"
+
 
 @attrs.define
 class TaskContext:
@@ -175,10 +184,16 @@ class TaskTransition:
     :ivar phase: QUEUED, INITIALIZING, RUNNING, SUCCEEDED, RETRYABLE_FAILED or FAILED.
     :ivar outputs: the outputs, if the executor has them in hand (else the engine reads
         ``outputs.pb`` under the output prefix).
+    :ivar output_uri: where ``outputs`` were read from, if they were (events then name it
+        rather than carry the outputs).
     :ivar error: why the attempt failed (its kind: user or system).
     :ivar logs: where the attempt's logs are.
     :ivar wake_at: when to ask again without being woken (a poll interval).
     :ivar reason: a short line for the task event.
+    :ivar wakes: the executor calls ``ctx.wake()`` as soon as this running attempt changes (the
+        local pool does when a job ends): the engine then asks about it only when woken or at
+        ``wake_at``, not in every round of the execution (a wide map would be asked n times per
+        round). Executors that poll leave it False and are asked every round.
     """
 
     phase: TaskExecutionPhase
@@ -187,6 +202,8 @@ class TaskTransition:
     logs: tuple[TaskLog, ...] = ()
     wake_at: float | None = None
     reason: str = ""
+    wakes: bool = False
+    output_uri: str | None = None
 
 
 class TaskExecutor(Protocol):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import threading
 from collections.abc import Callable
 
 from flytecore.propeller.bindings import BindingError, resolve_bindings
@@ -30,6 +31,7 @@ from flytecore.propeller.context import (
 from flytecore.propeller.events import node_event, workflow_event
 from flytecore.propeller.executable import END_NODE_ID, START_NODE_ID
 from flytecore.propeller.failure_node import error_input_type, with_error_input
+from flytecore.propeller.handlers.task import WAKES
 from flytecore.propeller.scope import Cursor, Run, Scope, ScopeResult, node_kind, timeout_of, user_retries
 from flytecore.propeller.state import NodeStatus
 from flytecore.spec.execution import ErrorKind, ExecutionError
@@ -47,6 +49,10 @@ _END_PHASE = "_end_phase"
 _OUTPUT_URI = "_output_uri"  # where a finalizing node's outputs are stored, for its end event
 
 
+def _in_order(node_id: str) -> tuple[int, str]:
+    return len(node_id), node_id
+
+
 class Engine:
     """Runs rounds. Node handlers by kind come from :mod:`flytecore.propeller.handlers`
     (plugins may replace them through the execution hook)."""
@@ -59,6 +65,16 @@ class Engine:
         self.handlers: dict[str, object] = {**default_handlers(), **(handlers or {})}
         # Called with (kind, end phase, seconds since queued) when a node ends (metrics).
         self.on_node_finished: Callable[[str, NodePhase, float], None] | None = None
+        # Task nodes woken by their executors (any thread) since their execution's last round.
+        self._woken: dict[object, set[str]] = {}
+        self._woken_lock = threading.Lock()
+
+    def wake_node(self, execution_id: object, key: str) -> None:
+        """A task node's attempt changed (called from any thread): its next round asks about it,
+        and the execution gets a round soon."""
+        with self._woken_lock:
+            self._woken.setdefault(execution_id, set()).add(key)
+        self.services.wake(execution_id)  # type: ignore[arg-type]
 
     # --- the round ---------------------------------------------------------------------------
 
@@ -67,6 +83,8 @@ class Engine:
         Events land in ``run.events``; changed statuses are marked dirty in ``run.state``."""
         wf = run.state.workflow
         run.wake_at = None
+        with self._woken_lock:
+            run.woken = self._woken.pop(run.execution_id, set())
         if wf.phase.is_terminal:
             return True
         if wf.phase == WorkflowExecutionPhase.QUEUED:
@@ -180,38 +198,50 @@ class Engine:
         """One pass over the nodes of ``scope`` that can move."""
         ex = scope.executable
         cur = self.cursor(run, scope)
-        queue: collections.deque[str] = collections.deque(cur.active)
-        queue.extend(cur.candidates)
+        if cur.polled:  # active nodes that are not waiting, and the waiting ones woken
+            queue = collections.deque(cur.active - cur.waiting if len(cur.waiting) < 64 else cur.polling)
+            if cur.waiting and run.woken:
+                woken = {k[len(scope.prefix) :] for k in run.woken if k.startswith(scope.prefix)} & cur.waiting
+                cur.waiting -= woken
+                queue.extend(woken)
+        else:  # the first walk since the cursor was built asks every active node
+            queue = collections.deque(cur.active)
+            cur.waiting.clear()
+            cur.polling = set(cur.active)
+            cur.polled = True
+        # Ready nodes in a stable order: a map's elements start by index (n2 before n10).
+        queue.extend(sorted(cur.candidates, key=_in_order) if len(cur.candidates) > 1 else cur.candidates)
         cur.candidates = set()
         seen: set[str] = set()
         stop_on_failure = scope.failure_policy == OnFailurePolicy.FAIL_IMMEDIATELY
-        while queue:
-            node_id = queue.popleft()
+        while queue or (cur.held and not self._held_back(run, scope, cur, cur.held[0])):
+            # Nodes held back by max parallelism start, in order, as slots free up; the others
+            # stay in the queue of held nodes untouched (a wide map must not look at all of them
+            # every time one element ends).
+            node_id = queue.popleft() if queue else cur.held.popleft()
             # A node is handled at most once per round; one that waits may become ready later in it.
             if node_id in seen or node_id in (END_NODE_ID, START_NODE_ID):
                 continue
             if cur.failed is not None and stop_on_failure:
                 break
             key = scope.key(node_id)
-            status = run.state.node(key)
-            if status.phase.is_terminal:
+            known = run.state.peek(key)  # a node that never started has no status until it does
+            if known is not None and known.phase.is_terminal:
                 continue
-            if status.phase == NodePhase.NOT_YET_STARTED:
+            if known is None or known.phase == NodePhase.NOT_YET_STARTED:
                 verdict = self._upstream_verdict(run, scope, node_id)
                 if verdict == "wait":
                     continue
                 if verdict == "blocked":
                     continue  # an upstream node failed: this one never runs
                 if verdict == "skip":
-                    self._finish(run, scope, key, ex.nodes[node_id], status, NodePhase.SKIPPED, now)
+                    self._finish(run, scope, key, ex.nodes[node_id], run.state.node(key), NodePhase.SKIPPED, now)
                     queue.extend(ex.downstream.get(node_id, ()))
                     continue
-                limit = run.obj.max_parallelism
-                if (limit and len(run.running_tasks) >= limit and node_kind(ex.nodes[node_id]) == "task") or (
-                    scope.parallelism and len(cur.active) >= scope.parallelism
-                ):
-                    cur.candidates.add(node_id)  # held back by max parallelism
+                if self._held_back(run, scope, cur, node_id):
+                    cur.held.append(node_id)
                     continue
+            status = known if known is not None else run.state.node(key)
             seen.add(node_id)
             if status.phase in (NodePhase.SUCCEEDING, NodePhase.FAILING):  # finalizing failed before
                 self._finalize(run, scope, ex.nodes[node_id], key, status, now, node_kind(ex.nodes[node_id]))
@@ -219,27 +249,50 @@ class Engine:
                 self._step_node(run, scope, ex.nodes[node_id], key, status, now, queue)
             if status.phase.is_terminal:
                 cur.active.discard(node_id)
+                cur.waiting.discard(node_id)
+                cur.polling.discard(node_id)
                 if status.phase in _FAILED:
                     cur.failed = cur.failed or node_id
                 queue.extend(ex.downstream.get(node_id, ()))
-                if run.obj.max_parallelism or scope.parallelism:
-                    queue.extend(cur.candidates)  # a slot freed up
-                    cur.candidates = set()
             else:
                 cur.active.add(node_id)
+                if self._waits(run, scope, node_id, status):
+                    cur.waiting.add(node_id)
+                    cur.polling.discard(node_id)
+                else:
+                    cur.polling.add(node_id)
         return self._scope_result(run, scope, cur, now)
+
+    def _held_back(self, run: Run, scope: Scope, cur: Cursor, node_id: str) -> bool:
+        """Starting ``node_id`` now would go over the execution's max parallelism (running
+        tasks) or the scope's (running nodes, a map's ``parallelism``)."""
+        if scope.parallelism and len(cur.active) >= scope.parallelism:
+            return True
+        limit = run.obj.max_parallelism
+        return bool(limit and len(run.running_tasks) >= limit and node_kind(scope.executable.nodes[node_id]) == "task")
+
+    def _waits(self, run: Run, scope: Scope, node_id: str, status: NodeStatus) -> bool:
+        """An active task node that need not be asked until it is woken: its executor wakes it
+        when its attempt changes (:attr:`TaskTransition.wakes`), it asked for no poll or retry
+        and no timeout is watched. Asking it anyway would cost every round of a wide fan-out one
+        handler call per running node."""
+        if not status.plugin_state.get(WAKES) or status.wake_at is not None or status.dynamic:
+            return False
+        if status.phase not in (NodePhase.QUEUED, NodePhase.RUNNING):
+            return False
+        return timeout_of(run, scope.executable.nodes[node_id]) is None
 
     def _scope_result(self, run: Run, scope: Scope, cur: Cursor, now: float) -> ScopeResult:
         ex = scope.executable
         if cur.failed is not None:
             if scope.failure_policy == OnFailurePolicy.FAIL_IMMEDIATELY:
                 self.abort_scope(run, scope, f"node {cur.failed} failed", now)
-            elif cur.active or cur.candidates:
+            elif cur.active or cur.candidates or cur.held:
                 return ScopeResult(NodePhase.RUNNING)
             failed_key = scope.key(cur.failed)
             error = run.state.node(failed_key).error or system_error("NodeFailed", f"node {cur.failed} failed")
             return ScopeResult(NodePhase.FAILED, error=error, failed_node=failed_key)
-        if cur.active or cur.candidates:
+        if cur.active or cur.candidates or cur.held:
             return ScopeResult(NodePhase.RUNNING)
         ups = ex.upstream.get(END_NODE_ID, ())
         if not all(u == START_NODE_ID or run.state.node(scope.key(u)).phase.is_terminal for u in ups):
@@ -312,9 +365,10 @@ class Engine:
             status.attempt_started_at = now
             run.state.touch(key)
             input_uri = None
-            if kind == "task" and scope.map_inputs_uri is None:
-                # The task's process reads them there (every attempt); the admin records where.
-                input_uri = f"{ctx.node_prefix}/inputs.pb"
+            if kind in ("task", "array") and scope.map_inputs_uri is None:
+                # The task's process reads them there (every attempt; a map over a task typed
+                # with the lists reads the array node's); the admin records where.
+                input_uri = ctx.inputs_uri
                 self.services.data.write_literal_map(input_uri, ctx.inputs)
             node_event(
                 run, key, node, status, now, parent_key=scope.parent_key, kind=kind,
@@ -450,3 +504,6 @@ class Engine:
             self._finish(run, scope, key, node, status, NodePhase.ABORTED, now)
         cur.active.clear()
         cur.candidates.clear()
+        cur.held.clear()
+        cur.waiting.clear()
+        cur.polling.clear()

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 from flytecore.spec.events import (
     CatalogCacheStatus,
+    ExternalResourceInfo,
     NodeExecutionEvent,
     ParentNodeExecutionMetadata,
     TaskExecutionEvent,
+    TaskExecutionMetadata,
     TaskNodeMetadata,
     WorkflowExecutionEvent,
     WorkflowNodeMetadata,
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from flytecore.propeller.engine import Run
     from flytecore.propeller.state import NodeStatus
 
-__all__ = ["Event", "node_event", "task_event", "workflow_event"]
+__all__ = ["ARRAY_TASK_TYPE", "Event", "array_event", "node_event", "task_event", "workflow_event"]
 
 Event = WorkflowExecutionEvent | NodeExecutionEvent | TaskExecutionEvent
 
@@ -164,5 +166,44 @@ def task_event(
             task_type=task_type,
             reported_at=_at(now),
             **result,  # type: ignore[arg-type]
+        )
+    )
+
+
+ARRAY_TASK_TYPE = "container_array"
+"""The task type of an array node's own task execution (FlytePropeller's)."""
+
+
+def array_event(
+    run: Run,
+    key: str,
+    task_id: Identifier,
+    attempt: int,
+    phase: TaskExecutionPhase,
+    phase_version: int,
+    now: float,
+    resources: list[ExternalResourceInfo],
+    *,
+    input_uri: str | None = None,
+    error: ExecutionError | None = None,
+) -> None:
+    """Report an array node's elements as FlytePropeller does by default: one task event on the
+    array node per round in which elements changed, each element an external resource (its
+    index, attempt, phase and logs), rather than node and task events of their own."""
+    run.events.append(
+        TaskExecutionEvent(
+            task_id=task_id,
+            parent_node_execution_id=NodeExecutionIdentifier(node_id=key, execution_id=run.obj.execution_id),
+            retry_attempt=attempt,
+            phase=phase,
+            producer_id=run.producer_id,
+            occurred_at=_at(now),
+            input_uri=input_uri,
+            error=error,
+            phase_version=phase_version,
+            task_type=ARRAY_TASK_TYPE,
+            event_version=1,
+            reported_at=_at(now),
+            metadata=TaskExecutionMetadata(external_resources=tuple(resources), plugin_identifier="k8s-array"),
         )
     )

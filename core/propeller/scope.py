@@ -49,6 +49,8 @@ class Run:
         self.events: list[Event] = []
         self.cursors: dict[str, Cursor] = {}
         self.wake_at: float | None = None
+        # Task nodes whose executors said they changed since the last round (see Engine.walk).
+        self.woken: set[str] = set()
         self.running_tasks: set[str] = set()
         # Handlers' in-memory caches (compiled dynamic workflows, map element DAGs), rebuilt
         # from saved state after a restart.
@@ -86,6 +88,9 @@ class Scope:
         lists (flytekit's ``map_task``: ``is_original_sub_node_interface`` False): every element's
         task reads this ``inputs.pb`` (the array node's) and picks its element by the index
         Flyte's array node gives it (``FLYTE_K8S_ARRAY_INDEX``, the element's node id).
+    :ivar element_inputs: set on the elements' scope of a map over a task that takes one
+        element: the folder where each element's ``inputs.pb`` is stored as ``{index}.pb``
+        (a wide map would otherwise create a folder per element before it runs).
     """
 
     executable: Executable
@@ -96,6 +101,7 @@ class Scope:
     parallelism: int = 0
     on_failure: OnFailurePolicy | None = None
     map_inputs_uri: str | None = None
+    element_inputs: str | None = None
 
     @property
     def failure_policy(self) -> OnFailurePolicy:
@@ -109,11 +115,24 @@ class Scope:
 
 @attrs.define
 class Cursor:
-    """Where a scope stands: nodes running, nodes to look at, the first failure."""
+    """Where a scope stands: nodes running, nodes to look at, the first failure.
+
+    :ivar polled: every active node was asked once since the cursor was built.
+    :ivar waiting: active task nodes whose executors wake them when their attempts change: a
+        walk asks them only when woken (see :meth:`Engine.walk`).
+    :ivar held: nodes ready to start but held back by max parallelism, in the order they
+        start as slots free up.
+    :ivar polling: the other active nodes (``active - waiting``, kept as they change so a round
+        over a wide fan-out does not compute it).
+    """
 
     active: set[str] = attrs.field(factory=set)
     candidates: set[str] = attrs.field(factory=set)
     failed: str | None = None
+    polled: bool = False
+    waiting: set[str] = attrs.field(factory=set)
+    polling: set[str] = attrs.field(factory=set)
+    held: collections.deque[str] = attrs.field(factory=collections.deque)
 
 
 @attrs.frozen

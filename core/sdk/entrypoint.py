@@ -36,6 +36,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
@@ -65,6 +66,7 @@ FUTURES_FILE = "futures.pb"
 ERROR_FILE = "error.pb"
 
 _log = logging.getLogger("flytecore.entrypoint")
+_on_path: set[str] = set()  # working directories known to be importable (see _activate_code)
 _USER = execution_pb2.ExecutionError.USER
 _SYSTEM = execution_pb2.ExecutionError.SYSTEM
 # Flyte's template variables, left as they are when a backend did not substitute them.
@@ -172,7 +174,7 @@ def execute(options: EntrypointOptions, environ: Mapping[str, str] | None = None
     exit code."""
     env = os.environ if environ is None else environ
     error_file, worker = _error_file_name(env), _env(env, "FLYTE_INTERNAL_WORKER_NAME", "_F_WN")
-    workdir = tempfile.mkdtemp(prefix="flytecore-execute-")
+    workdir = _scratch.take()
     try:
         try:
             name, data = _attempt(options, env, workdir)
@@ -205,7 +207,54 @@ def execute(options: EntrypointOptions, environ: Mapping[str, str] | None = None
             return 1
         return 0
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        _scratch.give_back(workdir)
+
+
+class _Scratch:
+    """The attempt's scratch folder (``current_context().working_directory`` and the local
+    sandbox of its files live under it). A warm worker runs one attempt after another: it keeps
+    one empty folder and empties it after each attempt, rather than creating and removing a
+    temporary folder per task (a few file system calls less per task). An attempt that starts
+    while another runs in this process (threads) gets a fresh folder of its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._path: str | None = None
+
+    def take(self) -> str:
+        if self._lock.acquire(blocking=False):
+            if self._path is None or not os.path.isdir(self._path):
+                self._path = tempfile.mkdtemp(prefix="flytecore-execute-")
+            return self._path
+        return tempfile.mkdtemp(prefix="flytecore-execute-")
+
+    def give_back(self, path: str) -> None:
+        if path != self._path:
+            shutil.rmtree(path, ignore_errors=True)
+            return
+        try:
+            _empty(path, keep_folders=True)
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
+            self._path = None
+        finally:
+            self._lock.release()
+
+
+def _empty(path: str, *, keep_folders: bool) -> None:
+    """Remove what is in ``path``; its sub-folders (the sandbox and work folders every attempt
+    uses) stay, emptied, when ``keep_folders``."""
+    for entry in os.scandir(path):
+        if entry.is_dir(follow_symlinks=False):
+            if keep_folders:
+                _empty(entry.path, keep_folders=False)
+            else:
+                shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
+_scratch = _Scratch()
 
 
 def _attempt(options: EntrypointOptions, env: Mapping[str, str], workdir: str) -> tuple[str, bytes]:
@@ -252,8 +301,11 @@ def _activate_code(code_uri: str | None) -> None:
     # As flytekit does: code in the working directory is importable (console scripts do not
     # put it on sys.path themselves).
     cwd = os.getcwd()
+    if cwd in _on_path and cwd in sys.path:
+        return  # checked before (a warm worker runs many tasks from the same folder)
     if all(os.path.realpath(p or cwd) != cwd for p in sys.path):
         sys.path.append(cwd)
+    _on_path.add(cwd)
 
 
 def _load_task(options: EntrypointOptions) -> Any:

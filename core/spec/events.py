@@ -26,6 +26,8 @@ __all__ = [
     "ParentNodeExecutionMetadata",
     "NodeExecutionEvent",
     "TaskExecutionEvent",
+    "ExternalResourceInfo",
+    "TaskExecutionMetadata",
 ]
 
 
@@ -126,6 +128,29 @@ class NodeExecutionEvent:
 
 
 @model
+class ExternalResourceInfo:
+    """One thing a task attempt runs outside itself: for an array node, one element (its index,
+    attempt, phase and logs), as FlytePropeller reports the sub-tasks of a map task."""
+
+    external_id: str = ""
+    index: int = 0
+    retry_attempt: int = 0
+    phase: TaskExecutionPhase = TaskExecutionPhase.UNDEFINED
+    cache_status: CatalogCacheStatus = CatalogCacheStatus.CACHE_DISABLED
+    logs: tuple[TaskLog, ...] = ()
+
+
+@model
+class TaskExecutionMetadata:
+    """What a task event says about how the attempt runs: the external resources it tracks and
+    the plugin that runs it."""
+
+    generated_name: str = ""
+    external_resources: tuple[ExternalResourceInfo, ...] = ()
+    plugin_identifier: str = ""
+
+
+@model
 class TaskExecutionEvent:
     """A task attempt changed phase (or phase version, e.g. new logs)."""
 
@@ -147,6 +172,7 @@ class TaskExecutionEvent:
     task_type: str = ""
     event_version: int = 0
     reported_at: _dt.datetime | None = None
+    metadata: TaskExecutionMetadata | None = None
 
     def __attrs_post_init__(self) -> None:
         _check_result(self)

@@ -35,7 +35,21 @@ def test_quickstart_runs_to_the_end_with_map_and_branch(tmp_path: Path) -> None:
     wf_phases = [e.phase for e in events if isinstance(e, WorkflowExecutionEvent)]
     assert wf_phases == [WorkflowExecutionPhase.RUNNING, WorkflowExecutionPhase.SUCCEEDING, WorkflowExecutionPhase.SUCCEEDED]
     nodes = {e.id.node_id for e in events if isinstance(e, NodeExecutionEvent)}
-    assert {"n0", "n1", "n2", "n3", "n1-0-0", "n1-0-4"} <= nodes
+    assert {"n0", "n1", "n2", "n3"} <= nodes
+    # As FlytePropeller's array node: the elements are external resources of the array node's
+    # task execution, not node executions of their own.
+    assert not {n for n in nodes if n.startswith("n1-")}
+    array = [e for e in events if isinstance(e, TaskExecutionEvent) and e.parent_node_execution_id.node_id == "n1"]
+    assert array[0].input_uri and array[0].input_uri.endswith("/nodes/n1/inputs.pb")
+    assert array[-1].phase == TaskExecutionPhase.SUCCEEDED and array[-1].task_type == "container_array"
+    assert [e.phase_version for e in array] == list(range(len(array)))
+    last = {}
+    for e in array:
+        for r in e.metadata.external_resources:
+            last[r.index] = r
+    assert sorted(last) == [0, 1, 2, 3, 4]
+    assert {r.phase for r in last.values()} == {TaskExecutionPhase.SUCCEEDED}
+    assert {log.name for log in last[3].logs} <= {"stdout-3", "stderr-3"}
     branch_child = [
         e
         for e in events

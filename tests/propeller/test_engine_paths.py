@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flytecore import FlyteRecoverableException, sleep, task, workflow
+from flytecore import FlyteRecoverableException, map_task, sleep, task, workflow
 from flytecore.propeller.engine import Run
 from flytecore.propeller.state import ExecutionState, dump_node, dump_workflow
 from flytecore.sdk.workflow import WorkflowFailurePolicy
@@ -90,6 +90,11 @@ def napping(x: int = 0) -> int:
 @workflow
 def wide(x: int = 0) -> list[int]:
     return [inc(x=x), inc(x=x), inc(x=x), inc(x=x)]
+
+
+@workflow
+def mapped_three_at_a_time(xs: list[int]) -> list[int]:
+    return map_task(inc, concurrency=3)(x=xs)
 
 
 @workflow
@@ -192,6 +197,29 @@ def test_max_parallelism_holds_tasks_back(tmp_path: Path) -> None:
     assert [lit.scalar.primitive.integer for lit in run.state.workflow.outputs.literals["o0"].collection] == [
         1
     ] * 4
+
+
+@pytest.mark.parametrize("max_parallelism", [0, 2])
+def test_a_map_starts_its_held_back_elements_in_order_as_slots_free_up(tmp_path: Path, max_parallelism: int) -> None:
+    engine, executor = harness.make_engine(THIS)
+    executor.hold.add("tests.propeller.test_engine_paths.inc")
+    run = Run(harness.workflow_object(mapped_three_at_a_time, tmp_path, {"xs": list(range(40))}, max_parallelism=max_parallelism))
+    engine.round(run, time.time())
+    running = sorted(k for k, s in run.state.nodes.items() if s.phase == NodePhase.RUNNING and k.startswith("n0-"))
+    limit = min(3, max_parallelism or 3)
+    assert running == [f"n0-0-{i}" for i in range(limit)]
+    executor.hold.clear()
+    started: list[int] = []
+    while not run.state.workflow.phase.is_terminal:
+        engine.round(run, time.time())
+        now_running = [k for k, s in run.state.nodes.items() if k.startswith("n0-0-") and not s.phase.is_terminal]
+        assert len(now_running) <= limit
+        started.extend(int(k.rsplit("-", 1)[1]) for k in now_running if int(k.rsplit("-", 1)[1]) not in started)
+    assert run.state.workflow.phase == WorkflowExecutionPhase.SUCCEEDED
+    assert [lit.scalar.primitive.integer for lit in run.state.workflow.outputs.literals["o0"].collection] == [
+        x + 1 for x in range(40)
+    ]
+    assert [name for name, _ in executor.calls] == ["tests.propeller.test_engine_paths.inc"] * 40
 
 
 def test_timeout_retries_then_times_out(tmp_path: Path) -> None:

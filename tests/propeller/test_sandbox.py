@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flyteidl.admin import execution_pb2, node_execution_pb2
+from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 
 from flytecore.cli.sandbox_app import Sandbox, SandboxConfig
-from flytecore.spec.phases import NodeExecutionPhase, WorkflowExecutionPhase
+from flytecore.spec.phases import NodeExecutionPhase, TaskExecutionPhase, WorkflowExecutionPhase
 from tests.admin.test_grpc import requests_for
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -118,11 +118,23 @@ def test_a_thousand_element_map_completes_on_the_local_backend(sandbox: Sandbox)
     assert execution.closure.phase == WorkflowExecutionPhase.SUCCEEDED, execution.closure.error.message
     data = sandbox.admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=eid))
     assert data.full_outputs.literals["total"].scalar.primitive.integer == sum(i * i for i in range(1000))
+    # The elements are the external resources of the array node's task execution (as
+    # FlytePropeller reports a map task's), not node executions of their own.
     children = sandbox.admin.list_node_executions(
         node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=eid, unique_parent_id="n1", limit=2000)
     )
-    assert len(children.node_executions) == 1000
-    assert {NodeExecutionPhase(n.closure.phase) for n in children.node_executions} == {NodeExecutionPhase.SUCCEEDED}
+    assert not children.node_executions
+    array = sandbox.admin.list_task_executions(
+        task_execution_pb2.TaskExecutionListRequest(
+            node_execution_id=identifier_pb2.NodeExecutionIdentifier(node_id="n1", execution_id=eid), limit=10
+        )
+    ).task_executions
+    assert len(array) == 1 and TaskExecutionPhase(array[0].closure.phase) == TaskExecutionPhase.SUCCEEDED
+    assert array[0].closure.task_type == "container_array"
+    resources = array[0].closure.metadata.external_resources
+    assert sorted(r.index for r in resources) == list(range(1000))
+    assert {TaskExecutionPhase(r.phase) for r in resources} == {TaskExecutionPhase.SUCCEEDED}
+    assert {log.name for log in resources[0].logs} == {f"stdout-{resources[0].index}", f"stderr-{resources[0].index}"}
 
 
 @pytest.mark.parametrize("n", [3, 1000])

@@ -353,12 +353,20 @@ node_events = _merge(
     is_dynamic=st.booleans(), is_array=st.booleans(), deck_uri=text, reported_at=_opt(datetimes),
     target_entity=_opt(identifiers),
 )
+external_resources = st.builds(
+    spec.ExternalResourceInfo, external_id=text, index=u31, retry_attempt=u31,
+    phase=st.sampled_from(spec.TaskExecutionPhase), cache_status=st.sampled_from(spec.CatalogCacheStatus),
+    logs=_tuples(task_logs),
+)
+task_execution_metadata = st.builds(
+    spec.TaskExecutionMetadata, generated_name=text, external_resources=_tuples(external_resources), plugin_identifier=text
+)
 task_events = _merge(
     spec.TaskExecutionEvent, _results, _inputs,
     task_id=identifiers, parent_node_execution_id=node_exec_ids, retry_attempt=u31,
     phase=st.sampled_from(spec.TaskExecutionPhase), producer_id=text, logs=_tuples(task_logs),
     occurred_at=_opt(datetimes), custom_info=_opt(json_objects), phase_version=u31, reason=text, task_type=text,
-    event_version=u31, reported_at=_opt(datetimes),
+    event_version=u31, reported_at=_opt(datetimes), metadata=_opt(task_execution_metadata),
 )
 
 # --- the registry ----------------------------------------------------------------------------------
@@ -398,5 +406,6 @@ STRATEGIES: dict[type, SearchStrategy[Any]] = {
     spec.WorkflowNodeMetadata: wf_node_metadata, spec.TaskNodeMetadata: task_node_metadata,
     spec.ParentTaskExecutionMetadata: parent_task_metadata, spec.ParentNodeExecutionMetadata: parent_node_metadata,
     spec.NodeExecutionEvent: node_events, spec.TaskExecutionEvent: task_events,
+    spec.ExternalResourceInfo: external_resources, spec.TaskExecutionMetadata: task_execution_metadata,
 }
 """Spec model class -> strategy of valid instances."""

@@ -29,7 +29,11 @@ from flytecore.spec.literals import LiteralMap
 from flytecore.spec.phases import NodePhase, TaskExecutionPhase
 from flytecore.spec.tasks import TaskTemplate
 
-__all__ = ["TaskHandler", "task_context"]
+__all__ = ["WAKES", "TaskHandler", "task_context"]
+
+WAKES = "_wakes"
+"""In a running attempt's plugin state: its executor wakes the node when it changes (see
+:attr:`TaskTransition.wakes`)."""
 
 _RUNNING_PHASES = (
     TaskExecutionPhase.QUEUED,
@@ -70,7 +74,7 @@ def task_context(ctx: NodeContext, template: TaskTemplate) -> TaskContext:
     }
     if interruptible:
         env["FLYTE_INTERNAL_INTERRUPTIBLE"] = "true"
-    inputs_uri = f"{ctx.node_prefix}/inputs.pb"
+    inputs_uri = ctx.inputs_uri
     map_inputs_uri = ctx.scope.map_inputs_uri if ctx.scope is not None else None
     if map_inputs_uri is not None:  # an element of flytekit's map_task: see handlers/array.py
         inputs_uri = map_inputs_uri
@@ -92,7 +96,7 @@ def task_context(ctx: NodeContext, template: TaskTemplate) -> TaskContext:
         plugin_state=status.plugin_state,
         interruptible=interruptible,
         environment=env,
-        wake=lambda: ctx.engine.services.wake(eid),
+        wake=lambda: ctx.engine.wake_node(eid, ctx.key),
         now=ctx.now,
     )
 
@@ -158,6 +162,10 @@ class TaskHandler:
         result = executor.handle(tctx)
         ctx.touch()
         if result.phase in _RUNNING_PHASES:
+            if result.wakes:
+                ctx.status.plugin_state[WAKES] = True
+            else:
+                ctx.status.plugin_state.pop(WAKES, None)
             self._event(ctx, template, result)
             wake = result.wake_at if result.wake_at is not None else None
             return Transition.running(wake_at=wake, message=result.reason)
@@ -194,7 +202,7 @@ class TaskHandler:
             error = user_error("OutputsNotFound", f"task {template.id.name} did not produce output(s) {', '.join(missing)}")
             self._event(ctx, template, TaskTransition(TaskExecutionPhase.FAILED), error=error)
             return Transition.failed(error)
-        stored = None if result.outputs is not None else output_uri
+        stored = result.output_uri if result.outputs is not None else output_uri
         self._event(ctx, template, result, outputs=outputs, output_uri=stored)
         return Transition.succeeded(outputs, output_uri=stored)
 
@@ -217,7 +225,7 @@ class TaskHandler:
         status.plugin_state["_reported"] = marker
         # The node's inputs in storage (see Engine._step_node); a map element's are inline.
         in_map = ctx.scope is not None and ctx.scope.map_inputs_uri is not None
-        stored_inputs = None if in_map else f"{ctx.node_prefix}/inputs.pb"
+        stored_inputs = None if in_map else ctx.inputs_uri
         task_event(
             ctx.run,
             ctx.key,

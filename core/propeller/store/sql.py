@@ -234,7 +234,7 @@ class SqlWorkflowStore:
             obj=leased.obj,
             state=state,
             phase=phase,
-            nodes={**leased.nodes, **nodes} if nodes else leased.nodes,
+            nodes=_merged(leased.nodes, nodes),
             version=leased.version + 1,
             owner=leased.owner,
             lease_expires_at=expires,
@@ -387,3 +387,15 @@ def _now(now: float | None) -> float:
 
 def _held(leased: Leased) -> dict[str, Any]:
     return {"id": leased.execution_id, "held_version": leased.version, "owner": leased.owner}
+
+
+def _merged(known: Mapping[str, bytes], changed: Mapping[str, bytes]) -> Mapping[str, bytes]:
+    """Every node's state after a save. The previous :class:`Leased` is spent once saved, so
+    its dict is updated in place: copying it would make every round of a wide map cost as much
+    as all its elements."""
+    if not changed:
+        return known
+    if isinstance(known, dict):
+        known.update(changed)
+        return known
+    return {**known, **changed}

@@ -33,6 +33,7 @@ from flytecore.propeller.backends.local.template import render_command
 from flytecore.propeller.context import TaskContext, TaskTransition, system_error, user_error
 from flytecore.propeller.data import FsspecDataStore, error_from_document
 from flytecore.spec.execution import ErrorKind, TaskLog
+from flytecore.spec.idl import literal_map_from_bytes
 from flytecore.spec.phases import TaskExecutionPhase
 from flytecore.spec.tasks import TaskTemplate
 
@@ -85,11 +86,11 @@ class ContainerExecutor:
 
     def _log_paths(self, ctx: TaskContext) -> tuple[str, str]:
         # Straight into storage when it is a local folder; else a local file copied afterwards.
+        # The worker creates the folder when it opens the files.
         if _is_local(ctx.output_prefix):
             folder = _local_path(ctx.output_prefix)
         else:
             folder = str(self.log_dir / ctx.job_id)
-        os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, "stdout.log"), os.path.join(folder, "stderr.log")
 
     def _work_folder(self, ctx: TaskContext) -> str:
@@ -113,7 +114,7 @@ class ContainerExecutor:
             return self._orphan(ctx)
         result = handle.result()
         if result is None:
-            return TaskTransition(TaskExecutionPhase.RUNNING, logs=self._logs(ctx))
+            return TaskTransition(TaskExecutionPhase.RUNNING, logs=self._logs(ctx), wakes=True)
         with self._lock:
             self._jobs.pop(job_id, None)
         shutil.rmtree(self._work_folder(ctx), ignore_errors=True)
@@ -155,7 +156,7 @@ class ContainerExecutor:
         reason = "submitted to the local worker pool"
         if container.image:
             reason += f"; image {container.image} recorded, not pulled (runs in the propeller's environment)"
-        return TaskTransition(TaskExecutionPhase.QUEUED, logs=self._logs(ctx), reason=reason)
+        return TaskTransition(TaskExecutionPhase.QUEUED, logs=self._logs(ctx), reason=reason, wakes=True)
 
     def _orphan(self, ctx: TaskContext) -> TaskTransition:
         """An attempt this process never submitted (the propeller restarted): use what it left."""
@@ -173,15 +174,19 @@ class ContainerExecutor:
 
     def _read_result(self, ctx: TaskContext) -> TaskTransition | None:
         prefix = ctx.output_prefix.rstrip("/")
+        outputs_uri = f"{prefix}/outputs.pb"
+        data = self.data.read_bytes(outputs_uri)  # the common case first, read once
+        if data is not None:
+            outputs = literal_map_from_bytes(data)
+            return TaskTransition(TaskExecutionPhase.SUCCEEDED, logs=self._logs(ctx), outputs=outputs, output_uri=outputs_uri)
         data = self.data.read_bytes(f"{prefix}/error.pb")
         if data is not None:
             error, recoverable = error_from_document(data, f"{prefix}/error.pb")
             retry = recoverable or error.kind == ErrorKind.SYSTEM
             phase = TaskExecutionPhase.RETRYABLE_FAILED if retry else TaskExecutionPhase.FAILED
             return TaskTransition(phase, error=error, logs=self._logs(ctx))
-        for name in ("outputs.pb", "futures.pb"):
-            if self.data.read_bytes(f"{prefix}/{name}") is not None:
-                return TaskTransition(TaskExecutionPhase.SUCCEEDED, logs=self._logs(ctx))
+        if self.data.read_bytes(f"{prefix}/futures.pb") is not None:
+            return TaskTransition(TaskExecutionPhase.SUCCEEDED, logs=self._logs(ctx))
         return None
 
     def _finished(self, ctx: TaskContext, result: JobResult) -> TaskTransition:

@@ -208,7 +208,7 @@ def _redirect(stdout_path: str | None, stderr_path: str | None) -> list[tuple[in
             if path is None:
                 continue
             if path not in opened:  # one file for both streams: one open file description
-                opened[path] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+                opened[path] = _open_log(path)
             saved.append((target, os.dup(target)))
             os.dup2(opened[path], target)
     except OSError:
@@ -218,6 +218,17 @@ def _redirect(stdout_path: str | None, stderr_path: str | None) -> list[tuple[in
         for fd in opened.values():
             os.close(fd)
     return saved
+
+
+def _open_log(path: str) -> int:
+    """Open a job's log file, creating its folder (the attempt's output prefix) on first use:
+    the worker does it, not the propeller's loop, which would pay a mkdir per task."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    try:
+        return os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, flags, 0o644)
 
 
 def _restore_fds(saved: list[tuple[int, int]]) -> None:
