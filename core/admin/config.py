@@ -35,6 +35,9 @@ class AdminConfig:
         need the same key.
     :ivar signed_url_max_expires_in: longest life of a signed URL, in seconds; also the life a
         request gets when it names none (FlyteAdmin's ``maxExpiresIn``, one hour by default).
+    :ivar max_parallelism: how many tasks of an execution run at once when neither the request
+        nor its launch plan says (FlyteAdmin's ``maxParallelism``, 25 by default; 0: no limit).
+        More would only queue in the backend: a map of 100,000 elements keeps 25 in flight.
     """
 
     db_url: str = attrs.field(factory=lambda: f"sqlite:///{flytecore_home() / 'admin.db'}")
@@ -45,3 +48,4 @@ class AdminConfig:
     http_base_url: str | None = None
     url_signing_key: str | None = attrs.field(default=None, repr=False)  # a secret: kept out of logs
     signed_url_max_expires_in: float = 3600.0
+    max_parallelism: int = 25

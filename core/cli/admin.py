@@ -97,6 +97,13 @@ def migrate(db_url: str | None) -> None:
     help="Hand accepted executions to a propeller through this workflow store (sqlite:///path/propeller.db "
     "or postgresql://...), which `flytecore propeller run --store URL` runs.  [default: none; executions wait as QUEUED]",
 )
+@click.option(
+    "--max-parallelism",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Tasks of one execution running at once when neither the execution nor its launch plan "
+    "sets it (FlyteAdmin's maxParallelism; 0: no limit).  [default: 25]",
+)
 def serve(
     db_url: str | None,
     storage_prefix: str | None,
@@ -107,6 +114,7 @@ def serve(
     http_base_url: str | None,
     auth_token_file: str | None,
     workflow_store: str | None,
+    max_parallelism: int | None,
 ) -> None:
     """Serve FlyteAdmin's gRPC API and the admin's HTTP server.
 
@@ -133,6 +141,7 @@ def serve(
         "storage_prefix": storage_prefix,
         "raw_data_prefix": raw_data_prefix,
         "http_base_url": http_base_url,
+        "max_parallelism": max_parallelism,
     }
     config = AdminConfig(**{k: v for k, v in given.items() if v is not None})
     try:

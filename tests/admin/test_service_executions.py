@@ -148,6 +148,34 @@ def test_execution_merges_defaults_is_recorded_queued_and_handed_to_the_launcher
     assert obj.launch_plan_id.name == pipeline.name
 
 
+def test_inputs_the_user_gave_whole_are_stored_once_and_read_back_as_both(
+    admin: AdminService, launcher: RecordingLauncher
+) -> None:
+    launch(admin, {"a": integer(4), "b": integer(5)}, name="whole")
+    row = admin.repo.get_execution(WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name="whole"))
+    assert row.user_inputs_uri == row.inputs_uri  # nothing was merged in: one file
+    assert ints(literals_pb2.LiteralMap.FromString(admin.store.read_bytes(row.user_inputs_uri))) == {"a": 4, "b": 5}
+    relaunched = admin.relaunch_execution(execution_pb2.ExecutionRelaunchRequest(id=exec_id("whole"), name="again"))
+    data = admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=relaunched.id))
+    assert ints(data.full_inputs) == {"a": 4, "b": 5}
+
+
+def test_max_parallelism_comes_from_the_request_the_launch_plan_or_the_admin(
+    admin: AdminService, launcher: RecordingLauncher
+) -> None:
+    launch(admin, {"a": integer(1)}, name="default")
+    request = execution_pb2.ExecutionCreateRequest(
+        project=PROJECT, domain=DOMAIN, name="asked",
+        spec=execution_pb2.ExecutionSpec(launch_plan=lp_id(pipeline.name), max_parallelism=3),
+        inputs=literals_pb2.LiteralMap(literals={"a": integer(1)}),
+    )
+    admin.create_execution(request)
+    by_name = {obj.execution_id.name: obj.max_parallelism for obj in launcher.launched}
+    assert by_name == {"default": 25, "asked": 3}  # FlyteAdmin's default maxParallelism, else the request's
+    got = admin.get_execution(execution_pb2.WorkflowExecutionGetRequest(id=exec_id("default")))
+    assert got.spec.max_parallelism == 25
+
+
 def test_inputs_in_the_spec_are_read_like_flyteadmin_reads_them(admin: AdminService) -> None:
     created = launch(admin, {"a": integer(5), "b": integer(6)}, in_spec=True)
     data = admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=created.id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 from typing import Any, TypeVar
@@ -30,11 +31,18 @@ class ServiceBase:
         self.host = host
         # When this admin started: GetVersion's BuildTime, the uptime /metrics reports.
         self.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        # Projects seen registered (projects are never deleted): every CreateExecution checks.
+        self._known_projects: set[str] = set()
+        # Compiled closures of workflow versions (immutable once registered), parsed, by id.
+        self._closures: collections.OrderedDict[Any, Any] = collections.OrderedDict()
 
     def _require_project(self, project: str) -> None:
         """NOT_FOUND naming ``project`` unless it is registered."""
+        if project in self._known_projects:
+            return
         try:
             self.repo.get_project(project)
+            self._known_projects.add(project)
         except NotFound:
             raise NotFoundError(
                 f"project {project!r} is not registered; register it first (known: "

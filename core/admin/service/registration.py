@@ -41,6 +41,9 @@ from flytecore.spec.interface import TypedInterface
 from flytecore.spec.tasks import TaskTemplate
 from flytecore.spec.workflow import LaunchPlanTemplate, Node, WorkflowTemplate
 
+_CLOSURES_KEPT = 64
+"""Parsed compiled closures an admin keeps (the workflows launched most recently)."""
+
 
 def entity_id(proto_id: Any, resource_type: ResourceType) -> Identifier:
     """A flyteidl identifier as the spec's, with the resource type set."""
@@ -224,10 +227,29 @@ class RegistrationService(ServiceBase):
         return workflow_pb2.WorkflowList(workflows=[self._workflow_proto(r) for r in rows], token=token)
 
     def compiled_closure(self, workflow_id: Identifier) -> compiler_pb2.CompiledWorkflowClosure:
-        """The stored compiled closure of a workflow version."""
+        """The stored compiled closure of a workflow version (do not modify it: workflow versions
+        are immutable, so the last few read are kept for the executions that follow)."""
+        return self._closure_of(workflow_id)[0]  # type: ignore[no-any-return]
+
+    def compiled_closure_spec(self, workflow_id: Identifier) -> CompiledWorkflowClosure:
+        """:meth:`compiled_closure` as the spec model (what the engine walks), kept as well."""
+        found = self._closure_of(workflow_id)
+        if found[1] is None:
+            found[1] = idl.from_idl(found[0], CompiledWorkflowClosure)
+        return found[1]  # type: ignore[no-any-return]
+
+    def _closure_of(self, workflow_id: Identifier) -> list[Any]:
+        found = self._closures.get(workflow_id)
+        if found is not None:
+            self._closures.move_to_end(workflow_id)
+            return found  # type: ignore[no-any-return]
         with repository_errors():
             row = self.repo.get_workflow(workflow_id)
-        return compiler_pb2.CompiledWorkflowClosure.FromString(self.store.read_bytes(row.closure_uri))
+        found = [compiler_pb2.CompiledWorkflowClosure.FromString(self.store.read_bytes(row.closure_uri)), None]
+        self._closures[workflow_id] = found
+        while len(self._closures) > _CLOSURES_KEPT:
+            self._closures.popitem(last=False)
+        return found
 
     def _workflow_proto(self, row: m.Workflow) -> workflow_pb2.Workflow:
         spec = workflow_pb2.WorkflowSpec.FromString(row.spec)

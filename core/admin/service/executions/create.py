@@ -60,7 +60,6 @@ from flytecore.admin.service.validation import (
     check_text,
 )
 from flytecore.spec import idl
-from flytecore.spec.compiled import CompiledWorkflowClosure
 from flytecore.spec.execution import ExecutionMode
 from flytecore.spec.identifiers import (
     Identifier,
@@ -140,13 +139,17 @@ class ExecutionCreation(SingleTaskLaunchPlans):
             resource_type=ResourceType.WORKFLOW, project=lp_row.workflow_project, domain=lp_row.workflow_domain,
             name=lp_row.workflow_name, version=lp_row.workflow_version,
         )
-        closure = self.compiled_closure(workflow_id)
+        self.compiled_closure(workflow_id)  # it must be there: refused before anything is written
         # 4. Merge the launch plan's fixed inputs and defaults with the caller's, and check them.
         merged = merge_inputs(user_inputs, lp_spec.fixed_inputs, lp_closure.expected_inputs, lp_name)
         resolved = self._resolve_spec(spec, lp_spec)
         parent = self._parent_of(resolved)
         # 5. Record the execution as QUEUED. The insert claims the name (the idempotency key).
         row = self._execution_row(eid, resolved, lp_row, workflow_id, accepted_at, parent)
+        merged_bytes = merged.SerializeToString(deterministic=True)
+        user_bytes = user_inputs.SerializeToString(deterministic=True)
+        if user_bytes == merged_bytes:
+            row.user_inputs_uri = row.inputs_uri  # nothing added to what the user gave: one file
         try:
             with repository_errors():
                 self.repo.create_execution(row)
@@ -157,8 +160,9 @@ class ExecutionCreation(SingleTaskLaunchPlans):
             ) from None
         # 6. Write the inputs: as run (inputs.pb, what the engine reads) and as the user gave them.
         try:
-            self.store.write_bytes(row.inputs_uri, merged.SerializeToString(deterministic=True))
-            self.store.write_bytes(row.user_inputs_uri, user_inputs.SerializeToString(deterministic=True))
+            self.store.write_bytes(row.inputs_uri, merged_bytes)
+            if row.user_inputs_uri != row.inputs_uri:
+                self.store.write_bytes(row.user_inputs_uri, user_bytes)
         except Exception as exc:  # storage of any fsspec backend: record why, never leave it QUEUED
             self._record_failure(eid, "InputsNotWritten", f"the inputs could not be written: {exc}")
             raise AdminError(f"execution {show_execution(eid)} failed: its inputs could not be written: {exc}") from exc
@@ -166,7 +170,7 @@ class ExecutionCreation(SingleTaskLaunchPlans):
         if self.launcher is not None:
             obj = WorkflowObject(
                 execution_id=eid,
-                closure=idl.from_idl(closure, CompiledWorkflowClosure),
+                closure=self.compiled_closure_spec(workflow_id),
                 inputs=idl.from_idl(merged, LiteralMap),
                 inputs_uri=row.inputs_uri,
                 metadata_prefix=self.store.execution_prefix(eid),
@@ -215,7 +219,7 @@ class ExecutionCreation(SingleTaskLaunchPlans):
             resolved.annotations.CopyFrom(lp_spec.annotations)
         if not resolved.raw_output_data_config.output_location_prefix:
             resolved.raw_output_data_config.CopyFrom(lp_spec.raw_output_data_config)
-        resolved.max_parallelism = resolved.max_parallelism or lp_spec.max_parallelism
+        resolved.max_parallelism = resolved.max_parallelism or lp_spec.max_parallelism or self.config.max_parallelism
         if not resolved.HasField("interruptible") and lp_spec.HasField("interruptible"):
             resolved.interruptible.CopyFrom(lp_spec.interruptible)
         resolved.overwrite_cache = resolved.overwrite_cache or lp_spec.overwrite_cache
