@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -78,30 +78,41 @@ def logs(
     from flyteidl.admin import task_execution_pb2
     from flyteidl.core import identifier_pb2
 
-    from flytecore.cli.remote import connect
+    from flytecore.cli.remote import RemoteError, connect
     from flytecore.cli.views import execution_id, list_node_executions
 
     eid = execution_id(project, domain, execution)
     nid = identifier_pb2.NodeExecutionIdentifier(node_id=node, execution_id=eid)
     with connect(admin, token_file) as client:
-        attempts = client.admin(
-            "ListTaskExecutions", task_execution_pb2.TaskExecutionListRequest(node_execution_id=nid, limit=1000)
-        ).task_executions
-        if not attempts:
+        try:
+            attempts = client.admin(
+                "ListTaskExecutions", task_execution_pb2.TaskExecutionListRequest(node_execution_id=nid, limit=1000)
+            ).task_executions
+        except RemoteError as exc:
+            element = _map_element(client, nid, node) if exc.code == "NOT_FOUND" else None
+            if element is None:
+                raise
+            attempts = []
+        else:
+            element = None if attempts else _map_element(client, nid, node)
+        if not attempts and element is None:
             children = list_node_executions(client, eid, node)
             below = ", ".join(c.id.node_id for c in children[:10]) + (", ..." if len(children) > 10 else "")
             raise click.ClickException(
                 f"node {node} of execution {execution} ran no task (yet)"
                 + (f"; its nodes: {below}; ask for one of those" if children else "")
             )
-        numbers = sorted(a.id.retry_attempt for a in attempts)
+        # A task node's attempts are its task executions; a map element's, its external resources.
+        tried: dict[int, dict[str, str]] = (
+            {a.id.retry_attempt: {log.name: log.uri for log in a.closure.logs} for a in attempts} if attempts else element  # type: ignore[assignment]
+        )
+        numbers = sorted(tried)
         chosen = numbers[-1] if attempt is None else attempt
-        picked = next((a for a in attempts if a.id.retry_attempt == chosen), None)
-        if picked is None:
+        if chosen not in tried:
             raise click.ClickException(
                 f"node {node} of execution {execution} has no attempt {chosen}; its attempts: {', '.join(map(str, numbers))}"
             )
-        found = {log.name: log.uri for log in picked.closure.logs}
+        found = tried[chosen]
         names = ["stdout", "stderr"] if stream == "all" else [stream]
         missing = [n for n in names if n not in found]
         if stream != "all" and missing:
@@ -120,3 +131,28 @@ def logs(
             else:
                 sys.stdout.write(text)
         sys.stdout.flush()
+
+
+def _map_element(client: AdminClient, nid: Any, node: str) -> dict[int, dict[str, str]] | None:
+    """The attempts of a map task's element ``{array}-{array attempt}-{index}`` (``n1-0-2``) and
+    their logs, as the array node's task execution reports them (FlytePropeller's external
+    resources, logs named ``stdout-{index}``); None if ``node`` is not one."""
+    from flyteidl.admin import task_execution_pb2
+    from flyteidl.core import identifier_pb2
+
+    parent, _, index = node.rpartition("-")
+    array, _, array_attempt = parent.rpartition("-")
+    if not (array and index.isdigit() and array_attempt.isdigit()):
+        return None
+    array_id = identifier_pb2.NodeExecutionIdentifier(node_id=array, execution_id=nid.execution_id)
+    request = task_execution_pb2.TaskExecutionListRequest(node_execution_id=array_id, limit=1000)
+    runs = [t for t in client.admin("ListTaskExecutions", request).task_executions if t.id.retry_attempt == int(array_attempt)]
+    if not runs:
+        return None
+    suffix = f"-{index}"
+    attempts = {
+        r.retry_attempt: {log.name.removesuffix(suffix): log.uri for log in r.logs}
+        for r in runs[0].closure.metadata.external_resources
+        if r.index == int(index)
+    }
+    return attempts or None

@@ -154,6 +154,19 @@ def test_logs_of_a_node_without_a_task_names_its_children(admin: str) -> None:
     assert attempt.exit_code == 1 and "has no attempt 3; its attempts: 0" in attempt.stderr
 
 
+def test_logs_of_a_map_element_come_from_the_array_nodes_external_resources(admin: str) -> None:
+    ran = cli("run", "--remote", "--admin", admin, "--name", "mapped1", str(QUICKSTART), "wf", "--n", "3")
+    assert ran.exit_code == 0, ran.output
+    result = cli("logs", "mapped1", "n1-0-2", "--admin", admin)
+    assert result.exit_code == 0, result.output
+    assert "=== stdout of mapped1/n1-0-2, attempt 0 ===" in result.stdout
+    assert "=== stderr of mapped1/n1-0-2, attempt 0 ===" in result.stdout
+    again = cli("logs", "mapped1", "n1-0-2", "--attempt", "4", "--admin", admin)
+    assert again.exit_code == 1 and "node n1-0-2 of execution mapped1 has no attempt 4; its attempts: 0" in again.stderr
+    beyond = cli("logs", "mapped1", "n1-0-7", "--admin", admin)  # only 3 elements
+    assert beyond.exit_code == 1 and "NOT_FOUND" in beyond.stderr and "mapped1 node n1-0-7 not found" in beyond.stderr
+
+
 def test_a_token_is_sent_when_the_admin_requires_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from flytecore.admin.auth import load_tokens
 
