@@ -237,7 +237,10 @@ class TaskBackend(Protocol):
 class DataStore(Protocol):
     """Reads and writes flyteidl documents at storage URIs."""
 
-    def write_literal_map(self, uri: str, literal_map: LiteralMap) -> None: ...
+    def write_literal_map(self, uri: str, literal_map: LiteralMap, *, unread: bool = False) -> None:
+        """Write ``literal_map`` at ``uri``; ``unread``: nothing reads it before this returns
+        (a store may then skip what keeps readers from seeing half of it)."""
+        ...
 
     def read_literal_map(self, uri: str) -> LiteralMap | None:
         """The literal map at ``uri``, or None if nothing is there."""

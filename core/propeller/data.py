@@ -67,13 +67,18 @@ class FsspecDataStore:
         path = uri[len("file://") :] if uri.startswith("file://") else uri
         return fs, path
 
-    def write_bytes(self, uri: str, data: bytes) -> None:
-        """Write ``data`` at ``uri`` (whole; a reader never sees half of it on a local disk)."""
+    def write_bytes(self, uri: str, data: bytes, *, unread: bool = False) -> None:
+        """Write ``data`` at ``uri`` (whole; a reader never sees half of it on a local disk).
+
+        :param unread: nothing reads ``uri`` before this returns (the inputs of a node about to
+            start: its task is submitted after): on a local disk the file is written in place,
+            without the temporary file and rename that keep readers from seeing half of it.
+        """
         path = self._local_path(uri)
         if path is None and get_protocol(uri) == "local":
             path = uri[len("local://") :]
         if path is not None:
-            tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
+            tmp = path if unread else f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
             try:
                 f = open(tmp, "wb")
             except FileNotFoundError:  # the folder's first document
@@ -81,7 +86,8 @@ class FsspecDataStore:
                 f = open(tmp, "wb")
             with f:
                 f.write(data)
-            os.replace(tmp, path)
+            if tmp != path:
+                os.replace(tmp, path)
             return
         fs, path = self._fs(uri)
         fs.pipe_file(path, data)
@@ -102,9 +108,9 @@ class FsspecDataStore:
             return None
         return bytes(data)
 
-    def write_literal_map(self, uri: str, literal_map: LiteralMap) -> None:
-        """Write a LiteralMap protobuf."""
-        self.write_bytes(uri, idl.literal_map_to_bytes(literal_map))
+    def write_literal_map(self, uri: str, literal_map: LiteralMap, *, unread: bool = False) -> None:
+        """Write a LiteralMap protobuf (``unread``: see :meth:`write_bytes`)."""
+        self.write_bytes(uri, idl.literal_map_to_bytes(literal_map), unread=unread)
 
     def read_literal_map(self, uri: str) -> LiteralMap | None:
         """The LiteralMap protobuf at ``uri``, None if missing."""

@@ -369,7 +369,8 @@ class Engine:
                 # The task's process reads them there (every attempt; a map over a task typed
                 # with the lists reads the array node's); the admin records where.
                 input_uri = ctx.inputs_uri
-                self.services.data.write_literal_map(input_uri, ctx.inputs)
+                # Nothing reads them before the task is submitted, after this: written in place.
+                self.services.data.write_literal_map(input_uri, ctx.inputs, unread=True)
             node_event(
                 run, key, node, status, now, parent_key=scope.parent_key, kind=kind,
                 inputs=None if input_uri else ctx.inputs, input_uri=input_uri,
