@@ -140,6 +140,8 @@ def task_event(
     inputs: LiteralMap | None = None,
     input_uri: str | None = None,
     reason: str = "",
+    metadata: TaskExecutionMetadata | None = None,
+    event_version: int = 0,
 ) -> None:
     """Report a task attempt's phase (or a new version of the same phase); inputs in storage
     are named by ``input_uri`` rather than sent inline."""
@@ -165,6 +167,8 @@ def task_event(
             reason=reason,
             task_type=task_type,
             reported_at=_at(now),
+            metadata=metadata,
+            event_version=event_version,
             **result,  # type: ignore[arg-type]
         )
     )
@@ -187,23 +191,12 @@ def array_event(
     input_uri: str | None = None,
     error: ExecutionError | None = None,
 ) -> None:
-    """Report an array node's elements as FlytePropeller does by default: one task event on the
-    array node per round in which elements changed, each element an external resource (its
-    index, attempt, phase and logs), rather than node and task events of their own."""
-    run.events.append(
-        TaskExecutionEvent(
-            task_id=task_id,
-            parent_node_execution_id=NodeExecutionIdentifier(node_id=key, execution_id=run.obj.execution_id),
-            retry_attempt=attempt,
-            phase=phase,
-            producer_id=run.producer_id,
-            occurred_at=_at(now),
-            input_uri=input_uri,
-            error=error,
-            phase_version=phase_version,
-            task_type=ARRAY_TASK_TYPE,
-            event_version=1,
-            reported_at=_at(now),
-            metadata=TaskExecutionMetadata(external_resources=tuple(resources), plugin_identifier="k8s-array"),
-        )
+    """Report an array node's elements as FlytePropeller does by default: task events on the
+    array node (gathered, see :mod:`flytecore.propeller.handlers.array`), each element an
+    external resource (its index, attempt, phase and logs), rather than node and task events of
+    their own."""
+    task_event(
+        run, key, task_id, attempt, phase, phase_version, now,
+        task_type=ARRAY_TASK_TYPE, input_uri=input_uri, error=error, event_version=1,
+        metadata=TaskExecutionMetadata(external_resources=tuple(resources), plugin_identifier="k8s-array"),
     )

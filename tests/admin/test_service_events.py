@@ -240,6 +240,35 @@ def test_a_newer_phase_version_is_applied(run: AdminService) -> None:
     assert got.closure.reason == "waiting for a worker"
 
 
+def test_a_maps_elements_are_merged_into_its_task_execution_by_index_and_attempt(run: AdminService) -> None:
+    """As FlytePropeller reports a map task's elements: external resources of the array node's
+    task execution, a newer report of an element attempt replacing the older one."""
+
+    def element(index: int, phase: Task, attempt: int = 0, logs: bool = False) -> event_pb2.ExternalResourceInfo:
+        links = [core_execution_pb2.TaskLog(name=f"stdout-{index}", uri=f"/logs/{index}/{attempt}")] if logs else []
+        return event_pb2.ExternalResourceInfo(
+            external_id=f"x-n{index}-{attempt}", index=index, retry_attempt=attempt, phase=int(phase), logs=links
+        )
+
+    def report(version: int, *elements: event_pb2.ExternalResourceInfo, phase: Task = Task.RUNNING) -> None:
+        metadata = event_pb2.TaskExecutionMetadata(external_resources=elements, plugin_identifier="k8s-array")
+        task_event(run, "n0", phase, version, version=version, metadata=metadata, task_type="container_array")
+
+    node_event(run, "n0", Node.RUNNING, 0)
+    report(0, element(0, Task.QUEUED, logs=True), element(1, Task.QUEUED, logs=True))
+    report(1, element(1, Task.FAILED), element(1, Task.QUEUED, attempt=1, logs=True))
+    report(2, element(0, Task.SUCCEEDED), element(1, Task.SUCCEEDED, attempt=1), phase=Task.SUCCEEDED)
+    got = run.get_task_execution(task_execution_pb2.TaskExecutionGetRequest(id=task_id("n0")))
+    assert got.closure.task_type == "container_array" and got.closure.metadata.plugin_identifier == "k8s-array"
+    merged = {(r.index, r.retry_attempt): r for r in got.closure.metadata.external_resources}
+    assert {k: Task(r.phase) for k, r in merged.items()} == {
+        (0, 0): Task.SUCCEEDED, (1, 0): Task.FAILED, (1, 1): Task.SUCCEEDED,
+    }
+    # Logs reported once stay when later reports of the same attempt carry none.
+    assert [log.uri for log in merged[(0, 0)].logs] == ["/logs/0/0"]
+    assert [log.uri for log in merged[(1, 1)].logs] == ["/logs/1/1"]
+
+
 def test_events_for_unknown_records_are_not_found(run: AdminService) -> None:
     with pytest.raises(NotFoundError, match="ghost"):
         wf_event(run, Wf.RUNNING, 1, run="ghost")

@@ -3,15 +3,19 @@ timeouts, aborts, unknown task types and a restart from saved statuses."""
 
 from __future__ import annotations
 
+import collections
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flytecore import FlyteRecoverableException, map_task, sleep, task, workflow
-from flytecore.propeller.engine import Run
+from flytecore.propeller.context import Services, TaskTransition
+from flytecore.propeller.data import FsspecDataStore
+from flytecore.propeller.engine import Engine, Run
 from flytecore.propeller.state import ExecutionState, dump_node, dump_workflow
 from flytecore.sdk.workflow import WorkflowFailurePolicy
 from flytecore.spec.events import NodeExecutionEvent, TaskExecutionEvent
@@ -197,6 +201,57 @@ def test_max_parallelism_holds_tasks_back(tmp_path: Path) -> None:
     assert [lit.scalar.primitive.integer for lit in run.state.workflow.outputs.literals["o0"].collection] == [
         1
     ] * 4
+
+
+class WakingExecutor(harness.InProcessExecutor):
+    """Holds every attempt RUNNING until released, saying it wakes the node when it changes (as
+    the local pool does); counts how often each node is asked."""
+
+    def __init__(self, tasks: dict[str, Any]) -> None:
+        super().__init__(tasks)
+        self.asked: collections.Counter[str] = collections.Counter()
+        self.released: set[str] = set()
+        self.contexts_by_node: dict[str, Any] = {}
+
+    def handle(self, ctx: Any) -> TaskTransition:
+        key = ctx.task_execution_id.node_execution_id.node_id
+        self.asked[key] += 1
+        self.contexts_by_node[key] = ctx
+        if key not in self.released:
+            ctx.plugin_state["started"] = True
+            return TaskTransition(TaskExecutionPhase.RUNNING, wakes=True)
+        return super().handle(ctx)
+
+
+def test_a_task_whose_executor_wakes_it_is_asked_again_only_when_woken(tmp_path: Path) -> None:
+    executor = WakingExecutor(harness.tasks_of(THIS))
+    engine = Engine(Services(data=FsspecDataStore(), tasks=harness.Backend(executor)))
+    run = Run(harness.workflow_object(wide, tmp_path))
+    engine.round(run, time.time())
+    assert executor.asked == {"n0": 1, "n1": 1, "n2": 1, "n3": 1}
+    for _ in range(3):
+        engine.round(run, time.time())
+    assert executor.asked == {"n0": 1, "n1": 1, "n2": 1, "n3": 1}  # nothing woke them: not asked
+    executor.released.add("n1")
+    executor.contexts_by_node["n1"].wake()
+    engine.round(run, time.time())
+    assert executor.asked == {"n0": 1, "n1": 2, "n2": 1, "n3": 1}
+    assert run.state.node("n1").phase == NodePhase.SUCCEEDED
+    executor.released.update({"n0", "n2", "n3"})
+    for key in ("n0", "n2", "n3"):
+        executor.contexts_by_node[key].wake()
+    harness.run_to_end(engine, run)
+    assert run.state.workflow.phase == WorkflowExecutionPhase.SUCCEEDED
+    # After a restart (a new run from the saved statuses) every running node is asked once.
+    again = Run(harness.workflow_object(wide, tmp_path))
+    executor.released.clear()
+    engine.round(again, time.time())
+    restarted = Run(again.obj, ExecutionState.load(dump_workflow(again.state.workflow), [
+        (k, dump_node(s)) for k, s in again.state.nodes.items()
+    ]))
+    before = dict(executor.asked)
+    engine.round(restarted, time.time())
+    assert all(executor.asked[k] == before.get(k, 0) + 1 for k in restarted.state.nodes)
 
 
 @pytest.mark.parametrize("max_parallelism", [0, 2])

@@ -45,10 +45,22 @@ def test_outputs_of_simple_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     attempt = run_task(tmp_path, tasks.add, a=2)
     assert attempt.code == 0
-    assert list(scratch.iterdir()) == []  # the attempt's working folders are gone: warm workers run many
+    # Nothing the attempt made is left: warm workers run many (one emptied scratch folder is kept).
+    assert [p for p in scratch.rglob("*") if not p.is_dir()] == []
     assert attempt.outputs().literals["o0"].scalar.primitive.integer == 12  # b's default was used
     greeting = run_task(tmp_path, tasks.greet, label="greet", name="flyte")
     assert greeting.outputs().literals["o0"].scalar.primitive.string_value == "hello flyte"
+
+
+def test_an_attempt_starts_in_an_empty_working_directory_whatever_the_last_one_left(tmp_path: Path) -> None:
+    from flytecore.sdk import entrypoint
+
+    first = run_task(tmp_path, tasks.write_file, label="first", text="left behind")
+    assert first.code == 0, first.files()
+    scratch = entrypoint._scratch._path
+    assert scratch is not None and [p for p in Path(scratch).rglob("*") if not p.is_dir()] == []
+    second = run_task(tmp_path, tasks.write_file, label="second", text="again")
+    assert second.code == 0 and entrypoint._scratch._path == scratch  # the same folder, emptied
 
 
 def test_outputs_of_lists_and_dicts(tmp_path: Path) -> None:

@@ -15,10 +15,16 @@ element by index. As FlytePropeller's array node does, such elements are given t
 
 Events: as FlytePropeller's array node does by default, the elements of a map over a task are
 not node executions of their own at the admin. Their node and task events stay in the round; the
-array node reports them as one task event per round in which elements changed (task type
+array node reports them as task events of its own task execution (task type
 ``container_array``), each element an external resource with its index, attempt, phase, cache
-status and logs. The admin merges them into the array node's task execution, where the CLI reads
-them. Elements of other kinds (subworkflows, launch plans) report their own node events.
+status and logs: gathered while the map runs (see :data:`EVENT_INTERVAL`), at most
+:data:`EVENT_RESOURCES` per event, an element attempt's logs once. The admin merges them into
+the array node's task execution, where the CLI reads them. Elements of other kinds
+(subworkflows, launch plans) report their own node events.
+
+Memory and time stay proportional to what moves: the elements' nodes are built when looked at
+(from the lists, kept once), their inputs go to one folder per array attempt, and the engine's
+queue of nodes held back by parallelism starts them in order as slots free up.
 """
 
 from __future__ import annotations
