@@ -199,7 +199,7 @@ class Engine:
         ex = scope.executable
         cur = self.cursor(run, scope)
         if cur.polled:  # active nodes that are not waiting, and the waiting ones woken
-            queue = collections.deque(cur.active - cur.waiting if len(cur.waiting) < 64 else cur.polling)
+            queue = collections.deque(cur.polling)
             if cur.waiting and run.woken:
                 woken = {k[len(scope.prefix) :] for k in run.woken if k.startswith(scope.prefix)} & cur.waiting
                 cur.waiting -= woken
