@@ -65,15 +65,18 @@ class Engine:
         self.handlers: dict[str, object] = {**default_handlers(), **(handlers or {})}
         # Called with (kind, end phase, seconds since queued) when a node ends (metrics).
         self.on_node_finished: Callable[[str, NodePhase, float], None] | None = None
-        # Task nodes woken by their executors (any thread) since their execution's last round.
+        # Task nodes woken by their executors (any thread) since their execution's last round,
+        # kept for the executions this engine runs (a late wake of a finished one is not kept).
         self._woken: dict[object, set[str]] = {}
+        self._running: set[object] = set()
         self._woken_lock = threading.Lock()
 
     def wake_node(self, execution_id: object, key: str) -> None:
         """A task node's attempt changed (called from any thread): its next round asks about it,
         and the execution gets a round soon."""
         with self._woken_lock:
-            self._woken.setdefault(execution_id, set()).add(key)
+            if execution_id in self._running:
+                self._woken.setdefault(execution_id, set()).add(key)
         self.services.wake(execution_id)  # type: ignore[arg-type]
 
     # --- the round ---------------------------------------------------------------------------
@@ -81,10 +84,19 @@ class Engine:
     def round(self, run: Run, now: float) -> bool:
         """Advance ``run`` as far as it can go now. Returns True once the execution finished.
         Events land in ``run.events``; changed statuses are marked dirty in ``run.state``."""
+        with self._woken_lock:
+            self._running.add(run.execution_id)
+            run.woken = self._woken.pop(run.execution_id, set())
+        done = self._round(run, now)
+        if done:
+            with self._woken_lock:
+                self._running.discard(run.execution_id)
+                self._woken.pop(run.execution_id, None)
+        return done
+
+    def _round(self, run: Run, now: float) -> bool:
         wf = run.state.workflow
         run.wake_at = None
-        with self._woken_lock:
-            run.woken = self._woken.pop(run.execution_id, set())
         if wf.phase.is_terminal:
             return True
         if wf.phase == WorkflowExecutionPhase.QUEUED:

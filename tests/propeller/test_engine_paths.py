@@ -242,6 +242,8 @@ def test_a_task_whose_executor_wakes_it_is_asked_again_only_when_woken(tmp_path:
         executor.contexts_by_node[key].wake()
     harness.run_to_end(engine, run)
     assert run.state.workflow.phase == WorkflowExecutionPhase.SUCCEEDED
+    executor.contexts_by_node["n0"].wake()  # a late wake of a finished execution is not kept
+    assert engine._woken == {}
     # After a restart (a new run from the saved statuses) every running node is asked once.
     again = Run(harness.workflow_object(wide, tmp_path))
     executor.released.clear()
