@@ -30,6 +30,7 @@ warm worker calls it once per task.
 
 from __future__ import annotations
 
+import atexit
 import datetime as _dt
 import logging
 import os
@@ -225,6 +226,7 @@ class _Scratch:
         if self._lock.acquire(blocking=False):
             if self._path is None or not os.path.isdir(self._path):
                 self._path = tempfile.mkdtemp(prefix="flytecore-execute-")
+                atexit.register(shutil.rmtree, self._path, ignore_errors=True)  # the worker's end
             return self._path
         return tempfile.mkdtemp(prefix="flytecore-execute-")
 
