@@ -84,28 +84,27 @@ def logs(
     eid = execution_id(project, domain, execution)
     nid = identifier_pb2.NodeExecutionIdentifier(node_id=node, execution_id=eid)
     with connect(admin, token_file) as client:
+        missing: RemoteError | None = None
         try:
             attempts = client.admin(
                 "ListTaskExecutions", task_execution_pb2.TaskExecutionListRequest(node_execution_id=nid, limit=1000)
             ).task_executions
         except RemoteError as exc:
-            element = _map_element(client, nid, node) if exc.code == "NOT_FOUND" else None
-            if element is None:
+            if exc.code != "NOT_FOUND":
                 raise
-            attempts = []
-        else:
-            element = None if attempts else _map_element(client, nid, node)
-        if not attempts and element is None:
+            missing, attempts = exc, []
+        # A task node's attempts are its task executions; a map element's, its external resources.
+        tried = {a.id.retry_attempt: {log.name: log.uri for log in a.closure.logs} for a in attempts}
+        tried = tried or _map_element(client, nid, node) or {}
+        if not tried:
+            if missing is not None:
+                raise missing
             children = list_node_executions(client, eid, node)
             below = ", ".join(c.id.node_id for c in children[:10]) + (", ..." if len(children) > 10 else "")
             raise click.ClickException(
                 f"node {node} of execution {execution} ran no task (yet)"
                 + (f"; its nodes: {below}; ask for one of those" if children else "")
             )
-        # A task node's attempts are its task executions; a map element's, its external resources.
-        tried: dict[int, dict[str, str]] = (
-            {a.id.retry_attempt: {log.name: log.uri for log in a.closure.logs} for a in attempts} if attempts else element  # type: ignore[assignment]
-        )
         numbers = sorted(tried)
         chosen = numbers[-1] if attempt is None else attempt
         if chosen not in tried:

@@ -8,7 +8,7 @@ propeller saves them with the state they describe (an outbox) and delivers them 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flytecore.spec.events import (
     CatalogCacheStatus,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from flytecore.propeller.engine import Run
     from flytecore.propeller.state import NodeStatus
 
-__all__ = ["ARRAY_TASK_TYPE", "Event", "array_event", "node_event", "task_event", "workflow_event"]
+__all__ = ["ARRAY_TASK_TYPE", "Event", "array_fields", "node_event", "task_event", "workflow_event"]
 
 Event = WorkflowExecutionEvent | NodeExecutionEvent | TaskExecutionEvent
 
@@ -178,25 +178,13 @@ ARRAY_TASK_TYPE = "container_array"
 """The task type of an array node's own task execution (FlytePropeller's)."""
 
 
-def array_event(
-    run: Run,
-    key: str,
-    task_id: Identifier,
-    attempt: int,
-    phase: TaskExecutionPhase,
-    phase_version: int,
-    now: float,
-    resources: list[ExternalResourceInfo],
-    *,
-    input_uri: str | None = None,
-    error: ExecutionError | None = None,
-) -> None:
-    """Report an array node's elements as FlytePropeller does by default: task events on the
-    array node (gathered, see :mod:`flytecore.propeller.handlers.array`), each element an
-    external resource (its index, attempt, phase and logs), rather than node and task events of
-    their own."""
-    task_event(
-        run, key, task_id, attempt, phase, phase_version, now,
-        task_type=ARRAY_TASK_TYPE, input_uri=input_uri, error=error, event_version=1,
-        metadata=TaskExecutionMetadata(external_resources=tuple(resources), plugin_identifier="k8s-array"),
-    )
+def array_fields(resources: list[ExternalResourceInfo]) -> dict[str, Any]:
+    """What makes a :func:`task_event` an array node's report, as FlytePropeller's default: its
+    task type and event version, and the elements as external resources (index, attempt, phase,
+    logs) rather than node and task events of their own (gathered, see
+    :mod:`flytecore.propeller.handlers.array`)."""
+    return {
+        "task_type": ARRAY_TASK_TYPE,
+        "event_version": 1,
+        "metadata": TaskExecutionMetadata(external_resources=tuple(resources), plugin_identifier="k8s-array"),
+    }

@@ -37,7 +37,7 @@ from typing import Any
 import attrs
 
 from flytecore.propeller.context import NodeContext, Transition, user_error
-from flytecore.propeller.events import Event, array_event
+from flytecore.propeller.events import Event, array_fields, task_event
 from flytecore.propeller.executable import END_NODE_ID, START_NODE_ID, Executable
 from flytecore.spec.events import (
     CatalogCacheStatus,
@@ -382,11 +382,12 @@ def _report(ctx: NodeContext, scope: Any, mark: int, phase: TaskExecutionPhase, 
     for i, chunk in enumerate(chunks):
         version = 0 if version is None else version + 1
         last = i == len(chunks) - 1  # the array's own phase changes with the last of them
-        array_event(
+        task_event(
             ctx.run, ctx.key, array.node.task_node.reference_id, ctx.status.retry_attempt,
-            phase if last else TaskExecutionPhase.RUNNING, version, ctx.now, chunk,
+            phase if last else TaskExecutionPhase.RUNNING, version, ctx.now,
             input_uri=ctx.inputs_uri if version == 0 else None,
             error=error if last and phase == TaskExecutionPhase.FAILED else None,
+            **array_fields(chunk),
         )
     ctx.status.plugin_state[_VERSION] = version
     ctx.run.state.touch(ctx.key)
