@@ -124,7 +124,7 @@ def logs(
             data = download(client, found[name])
             text = (data or b"").decode(errors="replace")
             if stream == "all":
-                note = "" if data is not None else " (not written yet)"
+                note = "" if data is not None else " (nothing written, or not yet)"
                 click.echo(f"=== {name} of {execution}/{node}, attempt {chosen}{note} ===")
                 click.echo(text, nl=bool(text) and not text.endswith("\n"))
             else:

@@ -26,20 +26,51 @@ Exit codes: 0 when a document was written (also ``error.pb``: Flyte reads the fa
 1 when not even ``error.pb`` could be written, or when ``FLYTE_FAIL_ON_ERROR`` is true and
 ``error.pb`` was written; 2 for a wrong command line. :func:`main` never exits the process, so a
 warm worker calls it once per task.
+
+Batch mode, ``--array-elements MANIFEST``: the local backend runs a chunk of a map task's elements
+as one job of a warm worker, so that a trivial element costs tens of microseconds rather than a
+job, a re-parse of the code, the task and the inputs, and a folder and three files of its own.
+``--inputs`` is then the array node's ``inputs.pb`` (its mapped inputs are lists) and
+``--output-prefix`` the batch's folder (nothing is written there). The manifest (JSON, a path or
+fsspec URL)::
+
+    {"bound": ["b"], "journal": ".../n1/0/batch-1.journal",
+     "elements": [{"index": 3, "output_prefix": ".../n1-0-3/0", "raw_output_data_prefix": ...,
+                   "checkpoint_path": ..., "prev_checkpoint": null,
+                   "stdout": ".../n1-0-3/0/stdout.log", "stderr": ".../n1-0-3/0/stderr.log",
+                   "env": {"FLYTE_INTERNAL_NODE_ID": "n1-0-3", "FLYTE_ATTEMPT_NUMBER": "0"}}]}
+
+Steps 1-3 happen once per call; then each element, in the manifest's order, runs steps 4-6 as
+its own attempt would: item ``index`` of every input not in ``bound`` (bound inputs are passed
+whole), its ``env`` in ``os.environ`` (and ``current_context()``) while it runs, its own output
+prefix. Its one document goes to the ``journal`` when there is one (:mod:`flytecore.sdk._journal`:
+a started mark, then the document, appended to one file), else into its output prefix. What it
+writes to fds 1 and 2, when these are files the call can read back (a worker's job files), is
+moved to its ``stdout``/``stderr`` files once it ends: an element that wrote nothing has none. An
+index out of a mapped list's range, or a mapped input that is not a list, is that element's
+SYSTEM error; a failure of steps 1-3 is every element's. Exit codes: 0 when every element got its
+document, 1 otherwise (``FLYTE_FAIL_ON_ERROR`` does not apply); 2 for a wrong command line or a
+manifest that cannot be read or has not this shape; :data:`ELEMENTS_UNSUPPORTED` (3) for a
+``@dynamic`` task, whose elements must run one attempt each: nothing is written.
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as _dt
+import fcntl
+import functools
+import json
 import logging
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
 from typing import Any, NoReturn
 
 import attrs
@@ -48,7 +79,8 @@ from flyteidl.core import errors_pb2, execution_pb2  # type: ignore[import-untyp
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from flytecore.errors import ConversionError, FlyteCoreError, FlyteRecoverableException, TaskExecutionError
-from flytecore.sdk import code_archive
+from flytecore.sdk import _journal, _streams, code_archive
+from flytecore.sdk._journal import Journal
 from flytecore.sdk.checkpoint import Checkpoint
 from flytecore.sdk.context import ExecutionParameters, new_local_execution_id
 from flytecore.sdk.data import FileAccess, read_bytes, using_file_access, write_bytes
@@ -58,13 +90,18 @@ from flytecore.sdk.serialize import SerializationSettings
 from flytecore.spec.dynamic import DynamicJobSpec
 from flytecore.spec.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
 from flytecore.spec.idl import literal_map_from_bytes, literal_map_to_bytes, to_idl
-from flytecore.spec.literals import LiteralMap
+from flytecore.spec.literals import Literal, LiteralMap
 
-__all__ = ["ERROR_FILE", "FUTURES_FILE", "OUTPUTS_FILE", "EntrypointOptions", "execute", "main", "run"]
+__all__ = [
+    "ELEMENTS_UNSUPPORTED", "ERROR_FILE", "FUTURES_FILE", "OUTPUTS_FILE", "EntrypointOptions", "execute", "main", "run",
+]
 
 OUTPUTS_FILE = "outputs.pb"
 FUTURES_FILE = "futures.pb"
 ERROR_FILE = "error.pb"
+ELEMENTS_UNSUPPORTED = 3
+"""The exit code of ``--array-elements`` for a task whose elements cannot run as a batch (a
+``@dynamic``): nothing was written, each element has to run as its own attempt."""
 
 _log = logging.getLogger("flytecore.entrypoint")
 _on_path: set[str] = set()  # working directories known to be importable (see _activate_code)
@@ -86,6 +123,7 @@ class EntrypointOptions:
     resolver: str = DEFAULT_RESOLVER
     resolver_args: tuple[str, ...] = ()
     code_uri: str | None = None
+    array_elements: str | None = None
 
 
 class _Failure(Exception):
@@ -133,6 +171,8 @@ def _indent(text: str) -> str:
 @click.option("--checkpoint-path", help="Where this attempt saves checkpoints.")
 @click.option("--prev-checkpoint", help="The previous attempt's checkpoint, if any.")
 @click.option("--resolver", default=DEFAULT_RESOLVER, show_default=True, help="Finds the task from the args after --.")
+@click.option("--array-elements", metavar="MANIFEST",
+              help="Run the map elements this JSON manifest lists, one after another (batch mode).")
 @click.argument("resolver_args", nargs=-1, type=click.UNPROCESSED)
 def _command(**values: Any) -> EntrypointOptions:
     """Run one attempt of a flytecore Python task."""
@@ -144,8 +184,9 @@ def _command(**values: Any) -> EntrypointOptions:
 
 
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
-    """Run one task attempt for the command line ``argv`` (default: ``sys.argv[1:]``) and return
-    the exit code (see the module docstring); never exits the process.
+    """Run one task attempt (or, with ``--array-elements``, a batch of map elements) for the
+    command line ``argv`` (default: ``sys.argv[1:]``) and return the exit code (see the module
+    docstring); never exits the process.
 
     :param environ: the environment Flyte's variables are read from (default: ``os.environ``);
         a warm worker passes each task's own.
@@ -171,14 +212,39 @@ def run() -> NoReturn:
 
 
 def execute(options: EntrypointOptions, environ: Mapping[str, str] | None = None) -> int:
-    """Run one task attempt and write its document into ``options.output_prefix``; returns the
-    exit code."""
+    """Run one task attempt and write its document into ``options.output_prefix`` (with
+    ``options.array_elements``: the map elements the manifest lists, each into its own output
+    prefix); returns the exit code (see the module docstring)."""
     env = os.environ if environ is None else environ
+    if options.array_elements is not None:
+        return _execute_elements(options, env)
+    written, failed = _run_attempt(options, env, lambda: _load(options))
+    if not written:
+        return 1
+    if failed and _env(env, "FLYTE_FAIL_ON_ERROR").lower() in ("1", "true", "yes"):
+        return 1
+    return 0
+
+
+_Loader = Callable[[], tuple[Any, dict[str, Literal]]]
+"""Gives an attempt its task and its inputs (or raises why it cannot)."""
+
+
+def _run_attempt(
+    options: EntrypointOptions, env: Mapping[str, str], load: _Loader, publish: Callable[[str, bytes], None] | None = None
+) -> tuple[bool, bool]:
+    """Run one attempt with the task and inputs ``load`` gives and write its one document into
+    ``options.output_prefix`` (or give it to ``publish(file name, bytes)``: a batch's journal);
+    returns ``(a document was written, it is an error document)``."""
+    if publish is None:
+        def publish(name: str, data: bytes) -> None:
+            write_bytes(FileAccess.join(options.output_prefix, name), data)
+
     error_file, worker = _error_file_name(env), _env(env, "FLYTE_INTERNAL_WORKER_NAME", "_F_WN")
     workdir = _scratch.take()
     try:
         try:
-            name, data = _attempt(options, env, workdir)
+            name, data = _attempt(options, env, workdir, load)
         except _Failure as failure:
             name, data = error_file, failure.document(worker)
             _log.error("task failed (%s):\n%s", failure.code, failure.message)
@@ -190,25 +256,263 @@ def execute(options: EntrypointOptions, environ: Mapping[str, str] | None = None
             name, data = error_file, unknown.document(worker)
             _log.exception("the task entrypoint failed")
         try:
-            write_bytes(FileAccess.join(options.output_prefix, name), data)
+            publish(name, data)
         except Exception as exc:
             _log.error("cannot write %s into %s: %s", name, options.output_prefix, exc)
             if name == error_file:
-                return 1
+                return False, True
             unwritable = _Failure.system("OutputsUnwritable", f"cannot write {name} into {options.output_prefix}: {exc}",
                                          recoverable=True)
             try:
-                write_bytes(FileAccess.join(options.output_prefix, error_file), unwritable.document(worker))
+                publish(error_file, unwritable.document(worker))
             except Exception as again:
                 _log.error("cannot write %s either: %s", error_file, again)
-                return 1
+                return False, True
             name = error_file
         _log.info("wrote %s", FileAccess.join(options.output_prefix, name))
-        if name == error_file and _env(env, "FLYTE_FAIL_ON_ERROR").lower() in ("1", "true", "yes"):
-            return 1
-        return 0
+        return True, name == error_file
     finally:
         _scratch.give_back(workdir)
+
+
+# --- batch mode: --array-elements MANIFEST ------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class _Element:
+    """One element of a batch, as the manifest gives it."""
+
+    index: int
+    output_prefix: str
+    raw_output_data_prefix: str | None
+    checkpoint_path: str | None
+    prev_checkpoint: str | None
+    stdout: str | None
+    stderr: str | None
+    env: dict[str, str]
+
+
+@attrs.frozen(kw_only=True)
+class _Loaded:
+    """What a batch loads once: the task and the array node's inputs, or why it could not."""
+
+    task: Any = None
+    inputs: dict[str, Literal] = attrs.field(factory=dict)
+    error: Exception | None = None
+    traceback: TracebackType | None = None
+
+
+class _BadManifest(Exception):
+    """The manifest cannot be read or does not have its shape: no element can be told."""
+
+
+def _execute_elements(options: EntrypointOptions, env: Mapping[str, str]) -> int:
+    """Run the elements ``options.array_elements`` lists, one after another, each as its own
+    attempt would (see the module docstring); returns the exit code of the batch."""
+    assert options.array_elements is not None
+    try:
+        manifest = _read_manifest(options.array_elements)
+    except _BadManifest as exc:
+        print(f"flytecore-execute: {exc}", file=sys.stderr, flush=True)
+        return 2
+    # Once for the whole batch: the code archive, the task and the array node's inputs.
+    try:
+        task, inputs = _load(options)
+        loaded = _Loaded(task=task, inputs=inputs)
+    except Exception as exc:
+        # Every element reports it, as its own attempt would have.
+        loaded = _Loaded(error=exc, traceback=exc.__traceback__)
+    else:
+        if isinstance(task, DynamicWorkflowTask):
+            print(f"flytecore-execute: task {task.name!r} is a @dynamic: its elements cannot run as a batch "
+                  f"(--array-elements {options.array_elements}), run each as its own attempt",
+                  file=sys.stderr, flush=True)
+            return ELEMENTS_UNSUPPORTED
+    # The call's environment, read once: an element's own variables go on top of it.
+    base = dict(env)
+    journal = Journal(manifest.journal) if manifest.journal else None
+    capture = _Capture()
+    code = 0
+    try:
+        for element in manifest.elements:
+            if not _run_element(options, base, manifest.bound, element, loaded, journal, capture):
+                code = 1
+    finally:
+        if journal is not None:
+            journal.close()
+    return code
+
+
+class _Capture:
+    """An element's output, moved to its own log files. The batch's fds 1 and 2 point at the
+    job's files all along; what an element wrote there (found by their sizes before and after
+    it) is moved into the element's ``stdout``/``stderr`` files, which exist only for elements
+    that wrote something. When fds 1 and 2 are not regular files (a terminal), output stays
+    where it goes."""
+
+    def __init__(self) -> None:
+        self.fds: list[int] = []
+        try:
+            out, err = os.fstat(1), os.fstat(2)
+        except OSError:
+            return
+        if _movable(1, out):
+            self.fds.append(1)
+        if _movable(2, err) and not os.path.samestat(out, err):
+            self.fds.append(2)
+
+    def offsets(self) -> tuple[int, int]:
+        _streams.flush(sys.stdout, sys.stderr)
+        sizes = {fd: os.fstat(fd).st_size for fd in self.fds}
+        return sizes.get(1, 0), sizes.get(2, 0)
+
+    def move(self, offsets: tuple[int, int], element: _Element) -> None:
+        """Move what was written after ``offsets`` to the element's files."""
+        _streams.flush(sys.stdout, sys.stderr)
+        for fd in self.fds:
+            start = offsets[fd - 1]
+            size = os.fstat(fd).st_size
+            path = element.stdout if fd == 1 or len(self.fds) == 1 else element.stderr
+            if size <= start or path is None:
+                continue
+            try:
+                data = os.pread(fd, size - start, start)
+                target = _streams.open_log(path, append=True)
+                try:
+                    os.write(target, data)
+                finally:
+                    os.close(target)
+                os.ftruncate(fd, start)
+                os.lseek(fd, start, os.SEEK_SET)  # a file not opened to append writes at its offset
+            except OSError as exc:  # the output stays in the batch's file, which says why
+                os.write(2, f"flytecore-execute: cannot move element {element.index}'s output to {path}: {exc}\n".encode())
+
+
+def _movable(fd: int, status: os.stat_result) -> bool:
+    """``fd`` is a regular file this process can read back and truncate."""
+    return stat.S_ISREG(status.st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDWR
+
+
+def _run_element(
+    options: EntrypointOptions, env: dict[str, str], bound: frozenset[str], element: _Element, loaded: _Loaded,
+    journal: Journal | None, capture: _Capture,
+) -> bool:
+    """Run one element with its own environment (``env``, the call's, with the element's on top;
+    also in ``os.environ`` while it runs) and output prefix, its output moved to its own log
+    files; returns whether its document was written."""
+
+    def load() -> tuple[Any, dict[str, Literal]]:
+        if loaded.error is not None:
+            raise loaded.error.with_traceback(loaded.traceback)  # frames do not pile up per element
+        return loaded.task, _element_inputs(loaded.inputs, bound, element.index, options.inputs)
+
+    element_options = attrs.evolve(
+        options, output_prefix=element.output_prefix, raw_output_data_prefix=element.raw_output_data_prefix,
+        checkpoint_path=element.checkpoint_path, prev_checkpoint=element.prev_checkpoint, array_elements=None,
+    )
+    publish = None
+    if journal is not None:
+        def publish(name: str, data: bytes) -> None:
+            journal.record(_journal.ERROR if name != OUTPUTS_FILE else _journal.OUTPUTS, element.index, data)
+
+    saved_env = _streams.environ_data().copy()
+    saved_cwd = os.getcwd()
+    saved_out, saved_err = sys.stdout, sys.stderr
+    offsets = capture.offsets()
+    if journal is not None:
+        journal.started(element.index, *offsets)
+    try:
+        os.environ.update(element.env)
+        written, _ = _run_attempt(element_options, {**env, **element.env}, load, publish)
+        return written
+    finally:
+        sys.stdout, sys.stderr = saved_out, saved_err
+        capture.move(offsets, element)
+        if os.getcwd() != saved_cwd:
+            os.chdir(saved_cwd)
+        _streams.restore_environ(saved_env)
+
+
+def _element_inputs(inputs: dict[str, Literal], bound: frozenset[str], index: int, uri: str) -> dict[str, Literal]:
+    """Element ``index``'s inputs: the bound inputs whole, item ``index`` of every other one."""
+    selected: dict[str, Literal] = {}
+    for name, literal in inputs.items():
+        if name in bound:
+            selected[name] = literal
+            continue
+        items = literal.collection
+        if items is None:
+            raise _Failure.system(
+                "InputsMismatch", f"{uri}: input {name!r} is mapped over but is not a list (element {index})")
+        if not 0 <= index < len(items):
+            raise _Failure.system(
+                "InputsMismatch", f"{uri}: input {name!r} has {len(items)} items: element index {index} is out of range")
+        selected[name] = items[index]
+    return selected
+
+
+@attrs.frozen
+class _Manifest:
+    bound: frozenset[str]
+    elements: list[_Element]
+    journal: str | None
+
+
+def _read_manifest(uri: str) -> _Manifest:
+    """The manifest: bound input names, elements, journal; :class:`_BadManifest` names ``uri``."""
+    where = f"--array-elements {uri}"
+    try:
+        data = read_bytes(uri)
+    except FileNotFoundError as exc:
+        raise _BadManifest(f"{where}: no such file") from exc
+    except (OSError, ValueError) as exc:
+        raise _BadManifest(f"{where}: cannot be read: {exc}") from exc
+    try:
+        document = json.loads(data)
+    except ValueError as exc:
+        raise _BadManifest(f"{where}: not JSON: {exc}") from exc
+    try:
+        return _parse_manifest(document)
+    except ValueError as exc:
+        raise _BadManifest(f"{where}: {exc}") from exc
+
+
+def _parse_manifest(document: Any) -> _Manifest:
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a JSON object with 'elements', got {type(document).__name__}")
+    bound = document.get("bound", [])
+    if not isinstance(bound, list) or not all(isinstance(name, str) for name in bound):
+        raise ValueError("'bound' must be a list of input names")
+    elements = document.get("elements")
+    if not isinstance(elements, list):
+        raise ValueError("'elements' must be a list")
+    journal = document.get("journal")
+    if journal is not None and (not isinstance(journal, str) or not journal):
+        raise ValueError(f"'journal' must be a path, got {journal!r}")
+    return _Manifest(frozenset(bound), [_parse_element(i, element) for i, element in enumerate(elements)], journal)
+
+
+def _parse_element(position: int, element: Any) -> _Element:
+    where = f"elements[{position}]"
+    if not isinstance(element, dict):
+        raise ValueError(f"{where} must be an object")
+    index = element.get("index")
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise ValueError(f"{where}.index must be an integer, got {index!r}")
+    output_prefix = element.get("output_prefix")
+    if not isinstance(output_prefix, str) or not output_prefix:
+        raise ValueError(f"{where}.output_prefix must be a path, got {output_prefix!r}")
+    paths: dict[str, str | None] = {}
+    for name in ("raw_output_data_prefix", "checkpoint_path", "prev_checkpoint", "stdout", "stderr"):
+        value = element.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{where}.{name} must be a path or null, got {value!r}")
+        paths[name] = None if value in _UNSET else value
+    env = element.get("env") or {}
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise ValueError(f"{where}.env must map names to strings")
+    return _Element(index=index, output_prefix=output_prefix, env=env, **paths)
+
 
 
 class _Scratch:
@@ -259,18 +563,24 @@ def _empty(path: str, *, keep_folders: bool) -> None:
 _scratch = _Scratch()
 
 
-def _attempt(options: EntrypointOptions, env: Mapping[str, str], workdir: str) -> tuple[str, bytes]:
-    """Steps 1-5 of the module docstring; returns the document's file name and bytes."""
+def _load(options: EntrypointOptions) -> tuple[Any, dict[str, Literal]]:
+    """Steps 1-3 of the module docstring: the task and its inputs."""
     _activate_code(options.code_uri)
     task = _load_task(options)
-    inputs = _read_inputs(options.inputs)
+    return task, _read_inputs(options.inputs).literals
+
+
+def _attempt(options: EntrypointOptions, env: Mapping[str, str], workdir: str, load: _Loader) -> tuple[str, bytes]:
+    """Steps 1-5 of the module docstring (1-3 are ``load``'s); returns the document's file name
+    and bytes."""
+    task, inputs = load()
     raw_prefix = options.raw_output_data_prefix or FileAccess.join(options.output_prefix, "raw")
     file_access = FileAccess(raw_prefix, local_sandbox=os.path.join(workdir, "sandbox"))
     params = execution_parameters(env, task, file_access, options, workdir)
     _log.info("running task %s (execution %s)", task.name, params.execution_id.name)
     with using_file_access(file_access):
         try:
-            kwargs = task.inputs_to_python(inputs.literals)
+            kwargs = task.inputs_to_python(inputs)
         except FlyteCoreError as exc:
             raise _Failure.system("InputsMismatch", f"{options.inputs} does not fit task {task.name!r}: {exc}") from exc
         try:
@@ -356,20 +666,17 @@ def execution_parameters(
     ``FLYTE_INTERNAL_TASK_PROJECT``/``_DOMAIN``/``_NAME``/``_VERSION`` (the task), or their short
     forms (``_F_PRJ``, ``_F_DM``, ``_F_NM``, ``_F_TK_PRJ``, ...). Without them (a task run by hand)
     the execution gets a local id and the task its own name."""
-    execution_id = WorkflowExecutionIdentifier(
-        project=_env(env, "FLYTE_INTERNAL_EXECUTION_PROJECT", "_F_PRJ"),
-        domain=_env(env, "FLYTE_INTERNAL_EXECUTION_DOMAIN", "_F_DM"),
-        name=_env(env, "FLYTE_INTERNAL_EXECUTION_ID", "_F_NM"),
+    execution_id, task_id = _identifiers(
+        _env(env, "FLYTE_INTERNAL_EXECUTION_PROJECT", "_F_PRJ"),
+        _env(env, "FLYTE_INTERNAL_EXECUTION_DOMAIN", "_F_DM"),
+        _env(env, "FLYTE_INTERNAL_EXECUTION_ID", "_F_NM"),
+        _env(env, "FLYTE_INTERNAL_TASK_PROJECT", "_F_TK_PRJ"),
+        _env(env, "FLYTE_INTERNAL_TASK_DOMAIN", "_F_TK_DM"),
+        _env(env, "FLYTE_INTERNAL_TASK_NAME", "_F_TK_NM") or task.name,
+        _env(env, "FLYTE_INTERNAL_TASK_VERSION", "_F_TK_V"),
     )
     if not execution_id.name:
         execution_id = new_local_execution_id()
-    task_id = Identifier(
-        resource_type=ResourceType.TASK,
-        project=_env(env, "FLYTE_INTERNAL_TASK_PROJECT", "_F_TK_PRJ"),
-        domain=_env(env, "FLYTE_INTERNAL_TASK_DOMAIN", "_F_TK_DM"),
-        name=_env(env, "FLYTE_INTERNAL_TASK_NAME", "_F_TK_NM") or task.name,
-        version=_env(env, "FLYTE_INTERNAL_TASK_VERSION", "_F_TK_V"),
-    )
     checkpoint = (
         Checkpoint(options.checkpoint_path, options.prev_checkpoint, file_access) if options.checkpoint_path else None
     )
@@ -383,6 +690,19 @@ def execution_parameters(
         task_id=task_id,
         checkpoint=checkpoint,
         output_prefix=options.output_prefix,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _identifiers(
+    project: str, domain: str, name: str, task_project: str, task_domain: str, task_name: str, task_version: str
+) -> tuple[WorkflowExecutionIdentifier, Identifier]:
+    """The execution's and the task's ids (the same for the elements of a batch, and for the
+    attempts of a task one warm worker runs: built once)."""
+    return (
+        WorkflowExecutionIdentifier(project=project, domain=domain, name=name),
+        Identifier(resource_type=ResourceType.TASK, project=task_project, domain=task_domain, name=task_name,
+                   version=task_version),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -185,3 +186,30 @@ registry_resolver.tasks["registered"] = registered
 @task
 def quits(code: int) -> int:
     raise SystemExit(code)
+
+
+@task
+def element_info(x: int, factor: int, probe: str) -> dict[str, str]:
+    """A map element for ``--array-elements`` (tests/sdk/test_entrypoint_elements.py): writes its
+    item to both streams (print and the raw fds) and says what it sees; ``probe`` is a path whose
+    existence it reports."""
+    ctx = current_context()
+    workdir_was_empty = not os.listdir(ctx.working_directory)
+    with open(os.path.join(ctx.working_directory, "left-behind.txt"), "w") as f:
+        f.write("the next element must not see this")
+    print(f"print out x={x}")
+    print(f"print err x={x}", file=sys.stderr)
+    os.write(1, f"fd1 x={x}\n".encode())
+    os.write(2, f"fd2 x={x}\n".encode())
+    return {
+        "value": str(x * factor),
+        "attempt": os.environ.get("FLYTE_ATTEMPT_NUMBER", "<unset>"),
+        "node": os.environ.get("FLYTE_INTERNAL_NODE_ID", "<unset>"),
+        "shared": os.environ.get("ELEMENTS_SHARED", "<unset>"),
+        "execution": ctx.execution_id.name,
+        "outputs": ctx.output_metadata_prefix,
+        "raw": ctx.raw_output_prefix,
+        "checkpoint": "" if ctx.checkpoint is None else ctx.checkpoint.checkpoint_dest,
+        "probe": str(os.path.exists(probe)) if probe else "",
+        "workdir_was_empty": str(workdir_was_empty),
+    }

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -39,8 +39,8 @@ import attrs
 from flytecore.propeller.context import NodeContext, Transition, user_error
 from flytecore.propeller.events import Event, array_fields, task_event
 from flytecore.propeller.executable import END_NODE_ID, START_NODE_ID, Executable
+from flytecore.propeller.handlers.array_batch import BATCHES, BatchedElements, batches, element_resource
 from flytecore.spec.events import (
-    CatalogCacheStatus,
     ExternalResourceInfo,
     NodeExecutionEvent,
     TaskExecutionEvent,
@@ -194,15 +194,45 @@ class ArrayHandler:
         )
 
     def handle(self, ctx: NodeContext) -> Transition:
-        """Walk the elements; decide once all have finished."""
+        """Run the elements (in batches when their executor can, else as nodes); decide once
+        all have finished."""
+        batched = self._batched(ctx)
+        if isinstance(batched, str):
+            return Transition.failed(user_error("ArrayInputsInvalid", f"map node {ctx.node.id}: {batched}"))
+        if batched is not None:
+            transition = batched.step()
+            if transition is not None:
+                _report(ctx, batched.size, batched.changed, batched.snapshot, _task_phase(transition), transition.error)
+                return transition
         scope = self._scope(ctx)
         if isinstance(scope, str):
             return Transition.failed(user_error("ArrayInputsInvalid", f"map node {ctx.node.id}: {scope}"))
         mark = len(ctx.run.events)
         result = ctx.engine.walk(ctx.run, scope, ctx.now)
         transition = Transition.running() if result.phase == NodePhase.RUNNING else self._outcome(ctx, scope)
-        _report(ctx, scope, mark, _TASK_PHASES.get(transition.phase, TaskExecutionPhase.RUNNING), transition.error)
+        size = len(scope.executable.nodes)
+        _report(ctx, size, _element_events(ctx, scope, mark), lambda: _snapshot(ctx, scope), _task_phase(transition), transition.error)
         return transition
+
+    def _batched(self, ctx: NodeContext) -> BatchedElements | str | None:
+        """The elements as batches, a message saying what is wrong with the inputs, or None
+        when they run as nodes (see :mod:`flytecore.propeller.handlers.array_batch`)."""
+        array = ctx.node.array_node
+        assert array is not None
+        if array.node.task_node is None:
+            return None
+        try:
+            template = ctx.run.closure.task(array.node.task_node.reference_id)
+        except KeyError:
+            return None
+        executor = batches(ctx, template)
+        if executor is None:
+            return None
+        parsed = _elements(ctx)
+        if isinstance(parsed, str):
+            return parsed
+        size, _mapped, whole = parsed
+        return BatchedElements(ctx, template, executor, size, sorted(whole))
 
     def _outcome(self, ctx: NodeContext, scope: Any) -> Transition:
         array = ctx.node.array_node
@@ -252,11 +282,18 @@ class ArrayHandler:
 
     def abort(self, ctx: NodeContext, cause: str) -> None:
         """Abort the running elements."""
+        if BATCHES in ctx.status.plugin_state:
+            batched = self._batched(ctx)
+            if isinstance(batched, BatchedElements):
+                batched.abort()
+                _report(ctx, batched.size, batched.changed, batched.snapshot, TaskExecutionPhase.ABORTED, None)
+                return
         scope = self._scope(ctx)
         if not isinstance(scope, str):
             mark = len(ctx.run.events)
             ctx.engine.abort_scope(ctx.run, scope, cause, ctx.now)
-            _report(ctx, scope, mark, TaskExecutionPhase.ABORTED, None)
+            size = len(scope.executable.nodes)
+            _report(ctx, size, _element_events(ctx, scope, mark), lambda: _snapshot(ctx, scope), TaskExecutionPhase.ABORTED, None)
 
 
 _TASK_PHASES = {
@@ -268,6 +305,10 @@ _TASK_PHASES = {
 }
 """An element's (or the array node's) node phase as the task phase its external resource shows,
 when no task event of its own says more (a cache hit, a binding failure, an abort)."""
+
+
+def _task_phase(transition: Transition) -> TaskExecutionPhase:
+    return _TASK_PHASES.get(transition.phase, TaskExecutionPhase.RUNNING)
 
 _VERSION = "_array_event_version"
 
@@ -309,23 +350,10 @@ def _element_events(ctx: NodeContext, scope: Any, mark: int) -> dict[tuple[int, 
             if element_phase is None:
                 element_phase = known.phase if known is not None else TaskExecutionPhase.QUEUED
             logs = ()
-        mine[slot] = _resource(ctx, int(index), attempt, element_phase, status.cache_status, logs or (known.logs if known else ()))
+        mine[slot] = element_resource(ctx, int(index), attempt, element_phase, status.cache_status, logs or (known.logs if known else ()))
     del run.events[mark:]
     run.events.extend(kept)
     return mine
-
-
-def _resource(
-    ctx: NodeContext, index: int, attempt: int, phase: TaskExecutionPhase, cache_status: int, logs: tuple[Any, ...]
-) -> ExternalResourceInfo:
-    return ExternalResourceInfo(
-        external_id=f"{ctx.run.obj.execution_id.name}-{ctx.key}-n{index}-{attempt}",
-        index=index,
-        retry_attempt=attempt,
-        phase=phase,
-        cache_status=CatalogCacheStatus(cache_status),
-        logs=logs,
-    )
 
 
 def _snapshot(ctx: NodeContext, scope: Any) -> dict[tuple[int, int], ExternalResourceInfo]:
@@ -337,20 +365,27 @@ def _snapshot(ctx: NodeContext, scope: Any) -> dict[tuple[int, int], ExternalRes
         if status is None:
             continue
         phase = _TASK_PHASES.get(status.phase) if status.phase.is_terminal else TaskExecutionPhase.RUNNING
-        found[(int(node_id), status.retry_attempt)] = _resource(
+        found[(int(node_id), status.retry_attempt)] = element_resource(
             ctx, int(node_id), status.retry_attempt, phase or TaskExecutionPhase.UNDEFINED, status.cache_status, ()
         )
     return found
 
 
-def _report(ctx: NodeContext, scope: Any, mark: int, phase: TaskExecutionPhase, error: ExecutionError | None) -> None:
-    """Fold the events the elements produced since ``mark`` into the array node's task events
-    (see the module docstring and :data:`EVENT_INTERVAL`)."""
+def _report(
+    ctx: NodeContext,
+    size: int,
+    changed: dict[tuple[int, int], ExternalResourceInfo],
+    snapshot: Callable[[], dict[tuple[int, int], ExternalResourceInfo]],
+    phase: TaskExecutionPhase,
+    error: ExecutionError | None,
+) -> None:
+    """Report the elements that ``changed`` (by index and attempt) in the array node's task
+    events, gathered (see the module docstring and :data:`EVENT_INTERVAL`); ``snapshot`` gives
+    every element's state, for the first report after a restart."""
     array = ctx.node.array_node
     assert array is not None
     if array.node.task_node is None:
         return  # elements of other kinds report their own node events
-    changed = _element_events(ctx, scope, mark)
     version = ctx.status.plugin_state.get(_VERSION)
     gathered = ctx.run.memo["array_events"].get(ctx.key)
     if gathered is None:
@@ -365,17 +400,20 @@ def _report(ctx: NodeContext, scope: Any, mark: int, phase: TaskExecutionPhase, 
                 resource = attrs.evolve(resource, logs=())
             else:
                 gathered["logged"].add(slot)
+        earlier = gathered["pending"].get(slot)
+        if not resource.logs and earlier is not None and earlier.logs:
+            resource = attrs.evolve(resource, logs=earlier.logs)  # not sent yet: still to send
         gathered["pending"][slot] = resource
     running = phase == TaskExecutionPhase.RUNNING
     if version is not None and running:
         if not gathered["pending"] and not gathered["snapshot"]:
             return
-        due = gathered["last"] + EVENT_INTERVAL * max(1.0, len(scope.executable.nodes) / 10_000)
+        due = gathered["last"] + EVENT_INTERVAL * max(1.0, size / 10_000)
         if ctx.now < due:
             ctx.run.want_wake(due)
             return
     if gathered["snapshot"]:
-        gathered["pending"] = {**_snapshot(ctx, scope), **gathered["pending"]}
+        gathered["pending"] = {**snapshot(), **gathered["pending"]}
     pending = gathered["pending"]
     resources = [pending[slot] for slot in sorted(pending)]
     chunks = [resources[i : i + EVENT_RESOURCES] for i in range(0, len(resources), EVENT_RESOURCES)] or [[]]

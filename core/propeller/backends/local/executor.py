@@ -18,12 +18,14 @@ still running is a lost attempt, retried as a system failure.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from fsspec.utils import get_protocol
 
@@ -32,6 +34,7 @@ from flytecore.propeller.backends.local.pool import WorkerPool
 from flytecore.propeller.backends.local.template import render_command
 from flytecore.propeller.context import TaskContext, TaskTransition, system_error, user_error
 from flytecore.propeller.data import FsspecDataStore, error_from_document
+from flytecore.sdk._journal import OUTPUTS, ElementRecord, read_journal
 from flytecore.spec.execution import ErrorKind, TaskLog
 from flytecore.spec.idl import literal_map_from_bytes
 from flytecore.spec.phases import TaskExecutionPhase
@@ -40,6 +43,7 @@ from flytecore.spec.tasks import TaskTemplate
 __all__ = ["ContainerExecutor", "LocalBackend"]
 
 _JOB = "job"
+_ENTRYPOINT = "flytecore-execute"
 _TAIL_BYTES = 4000
 
 
@@ -229,6 +233,119 @@ class ContainerExecutor:
             if path.exists():
                 self.data.write_bytes(f"{ctx.output_prefix.rstrip('/')}/{name}", path.read_bytes())
                 path.unlink()
+
+    # -- elements of a map, in batches (see flytecore.propeller.handlers.array_batch) ----------
+
+    def runs_elements(self, template: TaskTemplate, prefix: str) -> bool:
+        """Elements of a map over ``template`` can run as batches here: its command is
+        flytecore's entrypoint, run in-process by the workers, and storage under ``prefix`` is a
+        local folder (each element's logs go straight into its attempt's folder)."""
+        container = template.container
+        parts = (*container.command, *container.args) if container is not None else ()
+        return (
+            bool(parts) and parts[0] == _ENTRYPOINT and _ENTRYPOINT in self.pool.in_process_commands
+            and _is_local(prefix)
+        )
+
+    def element_logs(self, output_prefix: str, index: int) -> tuple[TaskLog, ...]:
+        """The logs of one element attempt whose output prefix is ``output_prefix``."""
+        base = output_prefix.rstrip("/")
+        return (
+            TaskLog(uri=f"{base}/stdout.log", name=f"stdout-{index}"),
+            TaskLog(uri=f"{base}/stderr.log", name=f"stderr-{index}"),
+        )
+
+    def submit_elements(self, ctx: TaskContext, job_id: str, bound: list[str], elements: list[dict[str, Any]]) -> None:
+        """Run ``elements`` (each: ``index``, ``output_prefix``, ``raw_output_data_prefix``,
+        ``checkpoint_path``, ``prev_checkpoint``, ``env``) of the map whose array node ``ctx``
+        describes (its inputs are the lists; its output prefix the batches' folder) as one job:
+        ``flytecore-execute --array-elements MANIFEST``, whose journal :meth:`element_records`
+        reads; ``ctx.wake()`` is called when the job ends."""
+        assert ctx.template.container is not None
+        folder = _local_path(ctx.output_prefix.rstrip("/"))
+        manifest = os.path.join(folder, f"{job_id}.json")
+        for element in elements:
+            base = _local_path(element["output_prefix"].rstrip("/"))
+            element["stdout"], element["stderr"] = f"{base}/stdout.log", f"{base}/stderr.log"
+        data = json.dumps(
+            {"bound": bound, "journal": os.path.join(folder, f"{job_id}.journal"), "elements": elements},
+            separators=(",", ":"),
+        ).encode()
+        try:
+            with open(manifest, "wb") as stream:
+                stream.write(data)
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+            with open(manifest, "wb") as stream:
+                stream.write(data)
+        argv = render_command(ctx.template.container.command, ctx.template.container.args, ctx)
+        env = {kv.key: kv.value for kv in ctx.template.container.env}
+        env.update(ctx.environment)
+        env["PATH"] = _command_path(env.get("PATH"))
+        # The batch's own output; each element's is moved out of it into the element's files.
+        stdout, stderr = (os.path.join(folder, f"{job_id}.{name}") for name in ("out", "err"))
+        job = Job(job_id=job_id, argv=(argv[0], "--array-elements", manifest, *argv[1:]), env=env,
+                  stdout_path=stdout, stderr_path=stderr)
+        handle = self.pool.submit(job)
+        with self._lock:
+            self._jobs[job_id] = handle
+        handle.add_done_callback(lambda _h: ctx.wake())
+
+    def element_records(self, folder: str, job_id: str) -> tuple[str, dict[int, ElementRecord]]:
+        """The journal of batch ``job_id`` in ``folder``: its path, and what it says by element
+        index (nothing if the batch never started)."""
+        path = os.path.join(_local_path(folder.rstrip("/")), f"{job_id}.journal")
+        try:
+            with open(path, "rb") as stream:
+                return path, read_journal(stream.read())
+        except FileNotFoundError:
+            return path, {}
+
+    def element_outputs(self, folder: str) -> dict[int, bytes]:
+        """The outputs of every element that succeeded in a batch in ``folder`` (after a restart)."""
+        found: dict[int, bytes] = {}
+        for path in sorted(Path(_local_path(folder.rstrip("/"))).glob("*.journal")):
+            for index, record in read_journal(path.read_bytes()).items():
+                if record.kind == OUTPUTS and record.document is not None:
+                    found[index] = record.document
+        return found
+
+    def keep_crash_output(self, folder: str, job_id: str, record: ElementRecord, output_prefix: str) -> None:
+        """The element of ``record`` was running when its batch's worker died: what it wrote is
+        still in the batch's files (from its offsets on); append it to the element's own."""
+        base = _local_path(folder.rstrip("/"))
+        target = _local_path(output_prefix.rstrip("/"))
+        for name, offset, log in (("out", record.offsets[0], "stdout.log"), ("err", record.offsets[1], "stderr.log")):
+            try:
+                with open(os.path.join(base, f"{job_id}.{name}"), "rb") as stream:
+                    stream.seek(offset)
+                    data = stream.read()
+            except FileNotFoundError:
+                continue
+            if data:
+                os.makedirs(target, exist_ok=True)
+                with open(os.path.join(target, log), "ab") as out:
+                    out.write(data)
+
+    def element_job(self, job_id: str) -> tuple[str, JobResult | None]:
+        """Where a batch stands: ``("queued" | "running" | "done" | "unknown", result)``
+        (unknown: this process never ran it, the propeller restarted). A done job is forgotten."""
+        with self._lock:
+            handle = self._jobs.get(job_id)
+            if handle is None:
+                return "unknown", None
+            result = handle.result()
+            if result is not None:
+                del self._jobs[job_id]
+                return "done", result
+            return ("running" if handle.started() else "queued"), None
+
+    def cancel_elements(self, job_id: str) -> None:
+        """Cancel a batch (queued or running)."""
+        with self._lock:
+            handle = self._jobs.pop(job_id, None)
+        if handle is not None:
+            handle.cancel()
 
     def abort(self, ctx: TaskContext) -> None:
         """Cancel the attempt's job (queued or running)."""

@@ -134,6 +134,10 @@ class JobHandle:
         """True once the job has a result."""
         return self._event.is_set()
 
+    def started(self) -> bool:
+        """True once a worker took the job (it is running or done)."""
+        return self._state != "queued"
+
     def result(self) -> JobResult | None:
         """The job's result, or None while it is queued or running."""
         return self._result

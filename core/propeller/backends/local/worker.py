@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
+from flytecore.sdk import _streams
+
 JobMessage = tuple[str, tuple[str, ...], Mapping[str, str], str | None, str | None, str | None]
 InProcessFunction = Callable[[list[str]], Any]
 
@@ -86,7 +88,6 @@ class JobRunner:
         self._commands = dict(commands)
         self._resolved: dict[str, InProcessFunction] = {}
         self._measure_rss = measure_rss
-        self._libc_fflush = _libc_fflush()
 
     def preload(self) -> None:
         """Import the in-process commands now, so the first job is warm too.
@@ -104,12 +105,12 @@ class JobRunner:
         """Run one job; return ``(exit_code, rss_bytes, note)`` for the pool."""
         job_id, argv, env, cwd, stdout_path, stderr_path = message
         note = None
-        saved_env = _environ_data().copy()
+        saved_env = _streams.environ_data().copy()
         saved_cwd = os.getcwd()
         saved_argv, saved_out, saved_err = sys.argv, sys.stdout, sys.stderr
         self._flush(saved_out, saved_err)
         try:
-            saved_fds = _redirect(stdout_path, stderr_path)
+            saved_fds = _streams.redirect(stdout_path, stderr_path)
         except OSError as exc:
             return CANNOT_EXECUTE, self._rss(), f"cannot open the output files of job {job_id}: {exc}"
         try:
@@ -127,10 +128,10 @@ class JobRunner:
             code = CANNOT_EXECUTE
         finally:
             self._flush(sys.stdout, sys.stderr, saved_out, saved_err)
-            _restore_fds(saved_fds)
+            _streams.restore_fds(saved_fds)
             sys.argv, sys.stdout, sys.stderr = saved_argv, saved_out, saved_err
             os.chdir(saved_cwd)
-            _restore_environ(saved_env)
+            _streams.restore_environ(saved_env)
         return code, self._rss(), note
 
     def _run_in_process(self, argv: tuple[str, ...]) -> int:
@@ -154,13 +155,7 @@ class JobRunner:
         return function
 
     def _flush(self, *streams: Any) -> None:
-        for stream in streams:
-            try:
-                stream.flush()
-            except Exception:
-                pass  # a job may have closed or replaced its streams
-        if self._libc_fflush is not None:
-            self._libc_fflush(None)  # printf() output of C extensions
+        _streams.flush(*streams)  # Python's buffers, then C stdio's (printf() of C extensions)
 
     def _rss(self) -> int | None:
         if not self._measure_rss:
@@ -197,73 +192,3 @@ def _exit_code(value: object) -> int:
         return value
     print(value, file=sys.stderr)
     return 1
-
-
-def _redirect(stdout_path: str | None, stderr_path: str | None) -> list[tuple[int, int]]:
-    """Point fds 1 and 2 at the job's files; return ``(fd, saved copy)`` pairs to undo it."""
-    opened: dict[str, int] = {}
-    saved: list[tuple[int, int]] = []
-    try:
-        for target, path in ((1, stdout_path), (2, stderr_path)):
-            if path is None:
-                continue
-            if path not in opened:  # one file for both streams: one open file description
-                opened[path] = _open_log(path)
-            saved.append((target, os.dup(target)))
-            os.dup2(opened[path], target)
-    except OSError:
-        _restore_fds(saved)
-        raise
-    finally:
-        for fd in opened.values():
-            os.close(fd)
-    return saved
-
-
-def _open_log(path: str) -> int:
-    """Open a job's log file, creating its folder (the attempt's output prefix) on first use:
-    the worker does it, not the propeller's loop, which would pay a mkdir per task."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    try:
-        return os.open(path, flags, 0o644)
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return os.open(path, flags, 0o644)
-
-
-def _restore_fds(saved: list[tuple[int, int]]) -> None:
-    for target, copy in saved:
-        os.dup2(copy, target)
-        os.close(copy)
-
-
-def _environ_data() -> dict[Any, Any]:
-    """os.environ's own dict: encoded on CPython, which copies and compares in a microsecond,
-    where decoding every variable costs ~2 µs each -- the largest part of a trivial job's overhead.
-    """
-    data = getattr(os.environ, "_data", None)
-    return data if isinstance(data, dict) else dict(os.environ)
-
-
-def _restore_environ(saved: dict[Any, Any]) -> None:
-    """Undo a job's changes to os.environ (``saved`` from _environ_data().copy()), key by key."""
-    current = _environ_data()
-    if current == saved:
-        return
-    encoded = current is not os.environ and current is getattr(os.environ, "_data", None)
-    decode: Any = os.fsdecode if encoded else str  # how os.environ encodes, on POSIX
-    # Through os.environ, not its dict: its setters and deleters also update the C environment.
-    for key in [key for key in current if key not in saved]:
-        del os.environ[decode(key)]
-    for key, value in saved.items():
-        if current.get(key) != value:
-            os.environ[decode(key)] = decode(value)
-
-
-def _libc_fflush() -> Callable[[None], int] | None:
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None).fflush  # type: ignore[no-any-return]
-    except (ImportError, OSError, AttributeError):
-        return None

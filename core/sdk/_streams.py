@@ -1,0 +1,106 @@
+"""Pointing a process's file descriptors 1 and 2 (and its environment) at one job, then back.
+
+Shared by the local backend's warm worker (:mod:`flytecore.propeller.backends.local.worker`),
+which runs one job after another in the same process, and the task entrypoint's batch mode
+(``flytecore-execute --array-elements``), which runs one map element after another: each gets
+its own stdout and stderr files and its own ``os.environ``, and the next one starts from the
+state the previous one found. In the sdk, so the entrypoint does not import the propeller.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["environ_data", "flush", "open_log", "redirect", "restore_environ", "restore_fds"]
+
+
+def redirect(stdout_path: str | None, stderr_path: str | None) -> list[tuple[int, int]]:
+    """Point fds 1 and 2 at the job's files; return ``(fd, saved copy)`` pairs to undo it
+    (:func:`restore_fds`). Flush the streams writing to them first (:func:`flush`)."""
+    opened: dict[str, int] = {}
+    saved: list[tuple[int, int]] = []
+    try:
+        for target, path in ((1, stdout_path), (2, stderr_path)):
+            if path is None:
+                continue
+            if path not in opened:  # one file for both streams: one open file description
+                opened[path] = open_log(path)
+            saved.append((target, os.dup(target)))
+            os.dup2(opened[path], target)
+    except OSError:
+        restore_fds(saved)
+        raise
+    finally:
+        for fd in opened.values():
+            os.close(fd)
+    return saved
+
+
+def open_log(path: str, *, append: bool = False) -> int:
+    """Open a job's log file (emptied unless ``append``), creating its folder (the attempt's
+    output prefix) on first use: the job's process does it, not the propeller's loop, which
+    would pay a mkdir per task."""
+    # Readable too: a batch of map elements moves each element's part out of the job's files.
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | (0 if append else os.O_TRUNC)
+    try:
+        return os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, flags, 0o644)
+
+
+def restore_fds(saved: list[tuple[int, int]]) -> None:
+    """Undo :func:`redirect`."""
+    for target, copy in saved:
+        os.dup2(copy, target)
+        os.close(copy)
+
+
+def flush(*streams: Any) -> None:
+    """Flush ``streams`` (Python's buffers) and C stdio's buffers (printf() output of C
+    extensions), so what was written so far lands in the files fds 1 and 2 point at now."""
+    for stream in streams:
+        try:
+            stream.flush()
+        except Exception:
+            pass  # a job may have closed or replaced its streams
+    if _libc_fflush is not None:
+        _libc_fflush(None)
+
+
+def _find_fflush() -> Callable[[None], int] | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None).fflush  # type: ignore[no-any-return]
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+_libc_fflush = _find_fflush()
+
+
+def environ_data() -> dict[Any, Any]:
+    """os.environ's own dict: encoded on CPython, which copies and compares in a microsecond,
+    where decoding every variable costs ~2 µs each -- the largest part of a trivial job's overhead.
+    Save it with ``environ_data().copy()``, put it back with :func:`restore_environ`.
+    """
+    data = getattr(os.environ, "_data", None)
+    return data if isinstance(data, dict) else dict(os.environ)
+
+
+def restore_environ(saved: dict[Any, Any]) -> None:
+    """Undo a job's changes to os.environ (``saved`` from environ_data().copy()), key by key."""
+    current = environ_data()
+    if current == saved:
+        return
+    encoded = current is not os.environ and current is getattr(os.environ, "_data", None)
+    decode: Any = os.fsdecode if encoded else str  # how os.environ encodes, on POSIX
+    # Through os.environ, not its dict: its setters and deleters also update the C environment.
+    for key in [key for key in current if key not in saved]:
+        del os.environ[decode(key)]
+    for key, value in saved.items():
+        if current.get(key) != value:
+            os.environ[decode(key)] = decode(value)
