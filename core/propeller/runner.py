@@ -72,6 +72,11 @@ class StoreLauncher:
         self.store.close()
 
 
+DELIVERY_INTERVAL = 0.01
+"""While rounds run back to back, the loop delivers pending events at most this often (seconds);
+when a pass ran no round, at once."""
+
+
 class Propeller:
     """Runs the workflows of one store (see the module docstring).
 
@@ -109,6 +114,7 @@ class Propeller:
         self.idle_poll = idle_poll
         self.resync_interval = resync_interval
         self._last_resync = 0.0
+        self._last_delivery = 0.0
         self.clock = clock
         self._runs: dict[str, tuple[int, Run]] = {}
         # Leases kept between rounds (see _round) and the wake-ups that arrived for them.
@@ -366,7 +372,13 @@ class Propeller:
                 self.resync()
             try:
                 ran = self.step()
-                delivered = self.deliver()
+                # Events go to the admin in batches while rounds keep coming (one admin
+                # transaction, one outbox query and one acknowledgement for many of them), at
+                # once when the loop has nothing else to do.
+                due = time.monotonic() - self._last_delivery >= DELIVERY_INTERVAL
+                delivered = self.deliver() if not ran or due else 0
+                if not ran or due:
+                    self._last_delivery = time.monotonic()
             except Exception:
                 log.exception("propeller pass failed; retrying")
                 ran = delivered = 0

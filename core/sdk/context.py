@@ -192,13 +192,17 @@ def executing_locally(execution: LocalExecution | None = None) -> Iterator[Local
 
 @contextlib.contextmanager
 def task_parameters(task_id: Identifier | None) -> Iterator[ExecutionParameters]:
-    """Execution parameters for one task body run (a fresh working directory)."""
+    """Execution parameters for one task body run (a fresh working directory, removed after the
+    body when it left nothing there: a local run of a 10,000-task chain leaves no 10,000 empty
+    folders behind)."""
     params = _adhoc_parameters(task_id)
     token = _user_params.set(params)
     try:
         yield params
     finally:
         _user_params.reset(token)
+        with contextlib.suppress(OSError):
+            os.rmdir(params.working_directory)  # only if empty: files the body returned stay
 
 
 @contextlib.contextmanager

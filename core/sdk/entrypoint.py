@@ -75,7 +75,8 @@ from typing import Any, NoReturn
 
 import attrs
 import click
-from flyteidl.core import errors_pb2, execution_pb2  # type: ignore[import-untyped]
+from flyteidl.core import errors_pb2, execution_pb2, literals_pb2  # type: ignore[import-untyped]
+from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from flytecore.errors import ConversionError, FlyteCoreError, FlyteRecoverableException, TaskExecutionError
@@ -89,7 +90,7 @@ from flytecore.sdk.resolver import DEFAULT_RESOLVER, load_resolver
 from flytecore.sdk.serialize import SerializationSettings
 from flytecore.spec.dynamic import DynamicJobSpec
 from flytecore.spec.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
-from flytecore.spec.idl import literal_map_from_bytes, literal_map_to_bytes, to_idl
+from flytecore.spec.idl import from_idl, literal_map_from_bytes, literal_map_to_bytes, to_idl
 from flytecore.spec.literals import Literal, LiteralMap
 
 __all__ = [
@@ -297,7 +298,7 @@ class _Loaded:
     """What a batch loads once: the task and the array node's inputs, or why it could not."""
 
     task: Any = None
-    inputs: dict[str, Literal] = attrs.field(factory=dict)
+    inputs: _ArrayInputs | None = None
     error: Exception | None = None
     traceback: TracebackType | None = None
 
@@ -317,8 +318,9 @@ def _execute_elements(options: EntrypointOptions, env: Mapping[str, str]) -> int
         return 2
     # Once for the whole batch: the code archive, the task and the array node's inputs.
     try:
-        task, inputs = _load(options)
-        loaded = _Loaded(task=task, inputs=inputs)
+        _activate_code(options.code_uri)
+        task = _load_task(options)
+        loaded = _Loaded(task=task, inputs=_read_array_inputs(options.inputs))
     except Exception as exc:
         # Every element reports it, as its own attempt would have.
         loaded = _Loaded(error=exc, traceback=exc.__traceback__)
@@ -404,7 +406,8 @@ def _run_element(
     def load() -> tuple[Any, dict[str, Literal]]:
         if loaded.error is not None:
             raise loaded.error.with_traceback(loaded.traceback)  # frames do not pile up per element
-        return loaded.task, _element_inputs(loaded.inputs, bound, element.index, options.inputs)
+        assert loaded.inputs is not None
+        return loaded.task, loaded.inputs.element(bound, element.index)
 
     element_options = attrs.evolve(
         options, output_prefix=element.output_prefix, raw_output_data_prefix=element.raw_output_data_prefix,
@@ -433,22 +436,68 @@ def _run_element(
         _streams.restore_environ(saved_env)
 
 
-def _element_inputs(inputs: dict[str, Literal], bound: frozenset[str], index: int, uri: str) -> dict[str, Literal]:
-    """Element ``index``'s inputs: the bound inputs whole, item ``index`` of every other one."""
-    selected: dict[str, Literal] = {}
-    for name, literal in inputs.items():
-        if name in bound:
-            selected[name] = literal
-            continue
-        items = literal.collection
-        if items is None:
-            raise _Failure.system(
-                "InputsMismatch", f"{uri}: input {name!r} is mapped over but is not a list (element {index})")
-        if not 0 <= index < len(items):
-            raise _Failure.system(
-                "InputsMismatch", f"{uri}: input {name!r} has {len(items)} items: element index {index} is out of range")
-        selected[name] = items[index]
-    return selected
+class _ArrayInputs:
+    """The array node's inputs as a batch reads them: parsed once by flyteidl (a warm worker keeps
+    them for the next batch of the same map), each element's items converted when it runs (a
+    batch of 100 elements of a 100,000-element map converts 100 items, not the lists)."""
+
+    def __init__(self, message: Any, uri: str) -> None:
+        self._message, self._uri = message, uri
+        self._whole: dict[str, Literal] = {}
+
+    def element(self, bound: frozenset[str], index: int) -> dict[str, Literal]:
+        """Element ``index``'s inputs: the bound inputs whole, item ``index`` of every other one."""
+        selected: dict[str, Literal] = {}
+        for name, literal in self._message.literals.items():
+            if name in bound:
+                if name not in self._whole:
+                    self._whole[name] = _from_idl(literal, self._uri)
+                selected[name] = self._whole[name]
+                continue
+            if not literal.HasField("collection"):
+                raise _Failure.system(
+                    "InputsMismatch", f"{self._uri}: input {name!r} is mapped over but is not a list (element {index})")
+            items = literal.collection.literals
+            if not 0 <= index < len(items):
+                raise _Failure.system(
+                    "InputsMismatch",
+                    f"{self._uri}: input {name!r} has {len(items)} items: element index {index} is out of range")
+            selected[name] = _from_idl(items[index], self._uri)
+        return selected
+
+
+def _from_idl(message: Any, uri: str) -> Literal:
+    try:
+        return from_idl(message, Literal)
+    except ConversionError as exc:
+        raise _Failure.system("InputsUnreadable", f"--inputs {uri}: {exc}") from exc
+
+
+_kept_inputs: tuple[tuple[str, int, int], _ArrayInputs] | None = None
+"""The last array inputs a batch read from a local file, by (path, size, modification time)."""
+
+
+def _read_array_inputs(uri: str) -> _ArrayInputs:
+    global _kept_inputs
+    path = uri[len("file://") :] if uri.startswith("file://") else uri
+    key = None
+    if not FileAccess.is_remote(uri):
+        try:
+            found = os.stat(path)
+            key = (path, found.st_size, found.st_mtime_ns)
+        except OSError:
+            pass  # read_bytes says what is wrong
+        if key is not None and _kept_inputs is not None and _kept_inputs[0] == key:
+            return _kept_inputs[1]
+    data = _read_input_bytes(uri)
+    try:
+        message = literals_pb2.LiteralMap.FromString(data)
+    except DecodeError as exc:
+        raise _Failure.system("InputsUnreadable", f"--inputs {uri}: not a serialized flyteidl.core.LiteralMap: {exc}") from exc
+    inputs = _ArrayInputs(message, uri)
+    if key is not None:
+        _kept_inputs = (key, inputs)
+    return inputs
 
 
 @attrs.frozen
@@ -632,16 +681,20 @@ def _load_task(options: EntrypointOptions) -> Any:
 
 
 def _read_inputs(uri: str) -> LiteralMap:
-    try:
-        data = read_bytes(uri)
-    except FileNotFoundError as exc:
-        raise _Failure.system("InputsUnreadable", f"--inputs {uri}: no such file") from exc
-    except (OSError, ValueError) as exc:
-        raise _Failure.system("InputsUnreadable", f"--inputs {uri}: cannot be read: {exc}", recoverable=True) from exc
+    data = _read_input_bytes(uri)
     try:
         return literal_map_from_bytes(data)
     except ConversionError as exc:
         raise _Failure.system("InputsUnreadable", f"--inputs {uri}: {exc}") from exc
+
+
+def _read_input_bytes(uri: str) -> bytes:
+    try:
+        return read_bytes(uri)
+    except FileNotFoundError as exc:
+        raise _Failure.system("InputsUnreadable", f"--inputs {uri}: no such file") from exc
+    except (OSError, ValueError) as exc:
+        raise _Failure.system("InputsUnreadable", f"--inputs {uri}: cannot be read: {exc}", recoverable=True) from exc
 
 
 def _env(env: Mapping[str, str], *names: str) -> str:
@@ -681,7 +734,8 @@ def execution_parameters(
         Checkpoint(options.checkpoint_path, options.prev_checkpoint, file_access) if options.checkpoint_path else None
     )
     working_directory = os.path.join(workdir, "work")
-    os.makedirs(working_directory, exist_ok=True)
+    if not os.path.isdir(working_directory):  # kept, emptied, between a warm worker's attempts
+        os.makedirs(working_directory, exist_ok=True)
     return ExecutionParameters(
         execution_id=execution_id,
         execution_date=_dt.datetime.now(_dt.UTC),

@@ -54,12 +54,40 @@ def make_converter(*, omit_defaults: bool = True) -> cattrs.Converter:
     # Struct-like fields (``dict[str, Any]``) hold JSON values as they are.
     conv.register_structure_hook(Any, lambda v, _: v)
 
+    _fast_literals(conv)
     if omit_defaults:
         conv.register_unstructure_hook_factory(
             attrs.has,
             lambda cls: make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True),
         )
     return conv
+
+
+_PRIMITIVE_TYPES = {"integer": int, "float_value": float, "string_value": str, "boolean": bool}
+
+
+def _fast_literals(conv: cattrs.Converter) -> None:
+    """Read the most common literal, a plain integer, float, string or boolean, without the
+    general structuring (a wide map's list holds thousands, read back with every workflow object,
+    status and event that carries them); any other literal takes the general way."""
+    from cattrs.gen import make_dict_structure_fn
+
+    from flytecore.spec.literals import Literal, Primitive, Scalar
+
+    general = make_dict_structure_fn(Literal, conv, _cattrs_forbid_extra_keys=True)
+
+    def structure(value: Any, cls: Any) -> Literal:
+        if type(value) is dict and len(value) == 1:
+            scalar = value.get("scalar")
+            if type(scalar) is dict and len(scalar) == 1:
+                primitive = scalar.get("primitive")
+                if type(primitive) is dict and len(primitive) == 1:
+                    ((kind, item),) = primitive.items()
+                    if type(item) is _PRIMITIVE_TYPES.get(kind):
+                        return Literal(scalar=Scalar(primitive=Primitive(**{kind: item})))
+        return general(value, cls)  # type: ignore[no-any-return]
+
+    conv.register_structure_hook(Literal, structure)
 
 
 def _structure_str_or_int(value: Any, _: Any) -> str | int:

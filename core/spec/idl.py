@@ -215,6 +215,10 @@ class _ModelCodec:
                 raise ConversionError(f"{self.cls.__name__}.{plan.name}: cannot write {value!r}: {exc}") from exc
 
     def dec(self, msg: Message) -> Any:
+        if self.cls is spec.Literal:
+            fast = _primitive_literal(msg)
+            if fast is not None:
+                return fast
         kwargs: dict[str, Any] = {}
         for plan in self.fields:
             try:
@@ -235,6 +239,24 @@ class _ModelCodec:
             return self.cls(**kwargs)
         except SpecError as exc:
             raise ConversionError(f"{self.descriptor.full_name} is not a valid {self.cls.__name__}: {exc}") from exc
+
+
+_FAST_PRIMITIVES = frozenset({"integer", "float_value", "string_value", "boolean"})
+
+
+def _primitive_literal(msg: Message) -> Any:
+    """The most common literal, a plain integer, float, string or boolean, read without the
+    general plan (a wide map's lists hold thousands of them); None for any other literal."""
+    if msg.WhichOneof("value") != "scalar" or msg.hash or msg.metadata:  # type: ignore[attr-defined]
+        return None
+    scalar = msg.scalar  # type: ignore[attr-defined]
+    if scalar.WhichOneof("value") != "primitive":
+        return None
+    primitive = scalar.primitive
+    kind = primitive.WhichOneof("value")
+    if kind not in _FAST_PRIMITIVES:
+        return None
+    return spec.Literal(scalar=spec.Scalar(primitive=spec.Primitive(**{kind: getattr(primitive, kind)})))
 
 
 def _descriptor(twin: type[Message]) -> Descriptor:

@@ -114,15 +114,23 @@ def test_kwtypes_keeps_order() -> None:
 
 
 def test_current_context_inside_task() -> None:
-    @task
-    def where() -> str:
-        ctx = current_context()
-        assert ctx.execution_id.name
-        return ctx.working_directory
-
     import os
 
-    assert os.path.isdir(where())
+    @task
+    def where(keep: bool) -> str:
+        ctx = current_context()
+        assert ctx.execution_id.name
+        assert os.path.isdir(ctx.working_directory)
+        if keep:
+            with open(os.path.join(ctx.working_directory, "kept.txt"), "w") as f:
+                f.write("x")
+        return ctx.working_directory
+
+    # A fresh working directory per task run, removed after it when the task left it empty.
+    first, second = where(keep=False), where(keep=True)
+    assert first != second
+    assert not os.path.exists(first)
+    assert os.path.isfile(os.path.join(second, "kept.txt"))
 
 
 @dataclass

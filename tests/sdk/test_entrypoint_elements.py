@@ -135,13 +135,22 @@ def test_the_task_and_the_inputs_are_loaded_once_per_call(tmp_path: Path, monkey
         return wrapper
 
     monkeypatch.setattr(entrypoint, "_load_task", counting("task", entrypoint._load_task))
-    monkeypatch.setattr(entrypoint, "_read_inputs", counting("inputs", entrypoint._read_inputs))
+    monkeypatch.setattr(entrypoint, "_read_input_bytes", counting("inputs", entrypoint._read_input_bytes))
+    monkeypatch.setattr(entrypoint, "_kept_inputs", None)
     monkeypatch.setattr(entrypoint, "_activate_code", counting("code", entrypoint._activate_code))
     inputs = array_inputs(tmp_path / "inputs.pb", tasks.add, bound={"b": 100}, mapped={"a": [1, 2, 3]})
     elements = [element(tmp_path, i) for i in range(3)]
     assert main(batch_args(tmp_path, tasks.add, inputs, elements, ["b"]), environ={}) == 0
     assert [result(e).outputs().literals["o0"].scalar.primitive.integer for e in elements] == [101, 102, 103]
     assert calls == {"task": 1, "inputs": 1, "code": 1}
+    # The next batch of the same map in this (warm) process reuses them; changed inputs are read.
+    more = [element(tmp_path, 2, attempt=1)]
+    assert main(batch_args(tmp_path, tasks.add, inputs, more, ["b"]), environ={}) == 0
+    assert calls["inputs"] == 1 and result(more[0]).outputs().literals["o0"].scalar.primitive.integer == 103
+    array_inputs(tmp_path / "inputs.pb", tasks.add, bound={"b": 1000}, mapped={"a": [7, 8, 9, 10]})
+    assert main(batch_args(tmp_path, tasks.add, inputs, [element(tmp_path, 3, attempt=2)], ["b"]), environ={}) == 0
+    assert calls["inputs"] == 2
+    assert result(element(tmp_path, 3, attempt=2)).outputs().literals["o0"].scalar.primitive.integer == 1010
 
 
 def test_with_a_journal_each_element_is_marked_started_then_its_document_appended(tmp_path: Path) -> None:

@@ -35,6 +35,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import attrs
+
 from flytecore.propeller.context import NodeContext, Transition, system_error, user_error
 from flytecore.propeller.data import error_from_document
 from flytecore.propeller.handlers.task import task_context
@@ -138,7 +140,8 @@ class BatchedElements:
                 if where == "running" and job_id not in self.memo["running"]:
                     self.memo["running"].add(job_id)
                     for index in self.state["jobs"][job_id]:
-                        self.changed[(index, self.attempt(index))] = self.resource(index, self.attempt(index), TaskExecutionPhase.RUNNING)
+                        attempt = self.attempt(index)
+                        self.changed[(index, attempt)] = self.resource(index, attempt, TaskExecutionPhase.RUNNING, self._logs(index))
                 continue
             if result is not None and result.outcome == "exited" and result.exit_code == _REFUSED and not self._any_document(job_id):
                 self._unbatch()
@@ -170,6 +173,7 @@ class BatchedElements:
     def _collect(self, job_id: str, result: Any) -> None:
         """Read what the batch's elements left in its journal (see the module docstring)."""
         indices = self.state["jobs"].pop(job_id)
+        seen_running = job_id in self.memo["running"]
         self.memo["running"].discard(job_id)
         journal, records = self.executor.element_records(self.folder, job_id)
         cancelled = result is not None and result.outcome == "cancelled"
@@ -201,6 +205,9 @@ class BatchedElements:
                     else "the element's attempt ended without writing its outputs or error"
                 )
                 self._failed(index, attempt, system_error("AttemptLost" if result is None else "WorkerCrashed", why), retry=True)
+            if not seen_running and (index, attempt) in self.changed:
+                # Its batch ran between two rounds: its logs come with its end.
+                self.changed[(index, attempt)] = attrs.evolve(self.changed[(index, attempt)], logs=self._logs(index, attempt))
 
     def _failed(self, index: int, attempt: int, error: ExecutionError, *, retry: bool) -> None:
         self.changed[(index, attempt)] = self.resource(index, attempt, TaskExecutionPhase.FAILED)
@@ -245,17 +252,18 @@ class BatchedElements:
             tctx = tctx or task_context(self.ctx, self.template)
             self.state["seq"] += 1
             job_id = f"{tctx.job_id}-b{self.state['seq']}"
-            elements = [self._element(index) for index in indices]
-            self.executor.submit_elements(tctx, job_id, self.bound, elements)
+            self.executor.submit_elements(tctx, job_id, self.bound, [self._element(index) for index in indices])
             self.state["jobs"][job_id] = indices
             in_flight += len(indices)
-            for index, element in zip(indices, elements, strict=True):
+            for index in indices:
+                # Reported when its batch starts (or ends, if no round saw it running).
                 self.phases[index] = _RUNNING
-                attempt = self.attempt(index)
-                logs = self.executor.element_logs(element["output_prefix"], index)
-                self.changed[(index, attempt)] = self.resource(index, attempt, TaskExecutionPhase.QUEUED, logs)
             if start < 0:
                 return
+
+    def _logs(self, index: int, attempt: int | None = None) -> tuple[Any, ...]:
+        attempt = self.attempt(index) if attempt is None else attempt
+        return tuple(self.executor.element_logs(self.prefix(index, attempt), index))
 
     def _element(self, index: int) -> dict[str, Any]:
         run, attempt, key = self.ctx.run, self.attempt(index), self.key(index)
