@@ -292,11 +292,15 @@ class Propeller:
             return 0
         pending = self.store.pending_events(limit)
         done: list[int] = []
+        deliver_payloads = getattr(self.sink, "deliver_payloads", None)
         deliver_batch = getattr(self.sink, "deliver_batch", None)
         try:
-            if deliver_batch is not None and pending:  # the whole batch at once (one admin transaction)
+            if (deliver_payloads or deliver_batch) is not None and pending:  # at once (one admin transaction)
                 try:
-                    deliver_batch([decode_event(item.payload) for item in pending])
+                    if deliver_payloads is not None:
+                        deliver_payloads([item.payload for item in pending])
+                    else:
+                        deliver_batch([decode_event(item.payload) for item in pending])  # type: ignore[misc]
                     done = [item.seq for item in pending]
                 except DeliveryFailed as exc:
                     done = [item.seq for item in pending[: exc.handled]]

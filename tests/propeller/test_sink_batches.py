@@ -142,3 +142,35 @@ def test_a_sink_without_batches_is_still_given_the_events_one_by_one() -> None:
     outbox, sink = Outbox([event(f"n{i}") for i in range(4)]), Plain()
     assert Propeller.deliver(propeller(sink, outbox)) == 2
     assert sink.seen == ["n0", "n1"] and outbox.acked == [1, 2]
+
+
+def test_outbox_payloads_are_flyteidl_messages_and_older_json_ones_still_read() -> None:
+    import json
+
+    from flyteidl.admin import event_pb2
+
+    from flytecore.propeller.sink import _converter, decode_event, event_request
+    from flytecore.spec import idl
+
+    original = event("n7")
+    payload = encode_event(original)
+    assert payload[:2] == b"\x01n"
+    assert decode_event(payload) == original
+    request = event_request(payload)
+    assert isinstance(request, event_pb2.NodeExecutionEventRequest) and request.request_id
+    assert request.event == idl.to_idl(original)
+    # What an outbox written by an older version holds: JSON tagged with its kind.
+    legacy = json.dumps({"kind": "node", "event": _converter.unstructure(original)}).encode()
+    assert decode_event(legacy) == original
+    assert event_request(legacy).event == idl.to_idl(original)
+
+
+def test_payloads_go_to_the_admin_parsed_and_a_refusal_is_reported_decoded() -> None:
+    client = BatchClient({"n1": Refused("FAILED_PRECONDITION"), "n2": Refused("UNAVAILABLE")})
+    sink = AdminEventSink(client)
+    with pytest.raises(DeliveryFailed, match="UNAVAILABLE") as info:
+        sink.deliver_payloads([encode_event(event(f"n{i}")) for i in range(4)])
+    assert client.batches == [["n0", "n1", "n2", "n3"]]
+    assert info.value.handled == 2  # n0 delivered, n1 dropped; n2 and n3 wait
+    assert [(e.id.node_id, why.split(":")[0]) for e, why in sink.dropped] == [("n1", "FAILED_PRECONDITION")]
+    assert sink.dropped[0][0] == event("n1")
