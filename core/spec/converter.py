@@ -82,10 +82,12 @@ def _fast_literals(conv: cattrs.Converter) -> None:
             if type(scalar) is dict and len(scalar) == 1:
                 primitive = scalar.get("primitive")
                 if type(primitive) is dict and len(primitive) == 1:
-                    ((kind, item),) = primitive.items()
+                    fields: dict[str, Any] = primitive
+                    ((kind, item),) = fields.items()
                     if type(item) is _PRIMITIVE_TYPES.get(kind):
-                        return Literal(scalar=Scalar(primitive=Primitive(**{kind: item})))
-        return general(value, cls)  # type: ignore[no-any-return]
+                        return Literal(scalar=Scalar(primitive=Primitive(**fields)))
+        literal: Literal = general(value, cls)
+        return literal
 
     conv.register_structure_hook(Literal, structure)
 
