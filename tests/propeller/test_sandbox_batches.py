@@ -48,13 +48,19 @@ def manifests(box: Sandbox, name: str) -> list[dict]:
     return [json.loads(Path(path).read_text()) for path in found]
 
 
-def test_elements_retry_alone_when_one_fails_and_one_kills_its_worker(sandbox: Sandbox, tmp_path: Path) -> None:
-    register(sandbox, batch_tasks.flaky_map)
+def run_flaky_map(box: Sandbox, tmp_path: Path, name: str, n: int) -> identifier_pb2.WorkflowExecutionIdentifier:
+    """Run ``flaky_map`` over ``n`` elements to success; returns the execution's id."""
+    register(box, batch_tasks.flaky_map)
     markers = tmp_path / "markers"
     markers.mkdir()
-    eid = start(sandbox, batch_tasks.flaky_map.name, "flaky1", marker_dir=str(markers), n=12)
-    execution = wait(sandbox, eid, timeout=120)
+    eid = start(box, batch_tasks.flaky_map.name, name, marker_dir=str(markers), n=n)
+    execution = wait(box, eid, timeout=120)
     assert execution.closure.phase == WorkflowExecutionPhase.SUCCEEDED, execution.closure.error.message
+    return eid
+
+
+def test_elements_retry_alone_when_one_fails_and_one_kills_its_worker(sandbox: Sandbox, tmp_path: Path) -> None:
+    eid = run_flaky_map(sandbox, tmp_path, "flaky1", 12)
     assert outputs(sandbox, eid) == sum(i * i for i in range(12))
     found = resources(sandbox, eid)
     # Element 3 raised a recoverable error and element 5 killed its worker: each ran twice; every
@@ -71,12 +77,7 @@ def test_elements_retry_alone_when_one_fails_and_one_kills_its_worker(sandbox: S
 
 
 def test_each_element_attempt_has_its_own_logs(sandbox: Sandbox, tmp_path: Path) -> None:
-    register(sandbox, batch_tasks.flaky_map)
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    eid = start(sandbox, batch_tasks.flaky_map.name, "logs1", marker_dir=str(markers), n=8)
-    execution = wait(sandbox, eid, timeout=120)
-    assert execution.closure.phase == WorkflowExecutionPhase.SUCCEEDED, execution.closure.error.message
+    eid = run_flaky_map(sandbox, tmp_path, "logs1", 8)
     closure = map_task_execution(sandbox, eid).closure
     logs = {(r.index, r.retry_attempt): {log.name: log.uri for log in r.logs} for r in closure.metadata.external_resources}
     stdout = Path(logs[(2, 0)]["stdout-2"].removeprefix("file://")).read_text()

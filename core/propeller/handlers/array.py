@@ -30,7 +30,6 @@ queue of nodes held back by parallelism starts them in order as slots free up.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -39,7 +38,13 @@ import attrs
 from flytecore.propeller.context import NodeContext, Transition, user_error
 from flytecore.propeller.events import Event, array_fields, task_event
 from flytecore.propeller.executable import END_NODE_ID, START_NODE_ID, Executable
-from flytecore.propeller.handlers.array_batch import BATCHES, BatchedElements, batches, element_resource
+from flytecore.propeller.handlers.array_batch import (
+    BATCHES,
+    BatchedElements,
+    batches,
+    element_resource,
+    too_few_successes,
+)
 from flytecore.spec.events import (
     ExternalResourceInfo,
     NodeExecutionEvent,
@@ -240,23 +245,10 @@ class ArrayHandler:
         ids = list(scope.executable.nodes)
         statuses = [ctx.run.state.node(scope.key(i)) for i in ids]
         succeeded = sum(1 for s in statuses if s.phase == NodePhase.SUCCEEDED)
-        size = len(ids)
-        if array.min_successes is not None:
-            needed = array.min_successes
-        elif array.min_success_ratio is not None:
-            needed = math.ceil(array.min_success_ratio * size)
-        else:
-            needed = size
-        if succeeded < needed:
-            first = next((s for s in statuses if s.phase != NodePhase.SUCCEEDED), None)
-            detail = f"; first failure: {first.error.message}" if first is not None and first.error else ""
-            return Transition.failed(
-                user_error(
-                    "ArrayNodeFailed",
-                    f"map node {ctx.node.id}: {size - succeeded} of {size} elements failed, "
-                    f"at least {needed} had to succeed{detail}",
-                )
-            )
+        first = next((s for s in statuses if s.phase != NodePhase.SUCCEEDED), None)
+        failed = too_few_successes(ctx, succeeded, len(ids), first.error.message if first is not None and first.error else None)
+        if failed is not None:
+            return failed
         names = self._output_names(ctx)
         none = Literal(scalar=Scalar(none_type=Void()))
         outputs = {

@@ -49,7 +49,7 @@ from flytecore.spec.literals import Literal, LiteralMap, Scalar, Void
 from flytecore.spec.phases import TaskExecutionPhase
 from flytecore.spec.tasks import TaskTemplate
 
-__all__ = ["BATCHES", "MAX_BATCH", "UNBATCHED", "BatchedElements", "batches", "element_resource"]
+__all__ = ["BATCHES", "MAX_BATCH", "UNBATCHED", "BatchedElements", "batches", "element_resource", "too_few_successes"]
 
 MAX_BATCH = 100
 """Most elements in one batch (smaller batches when there are fewer elements than workers × 2 ×
@@ -79,6 +79,28 @@ def batches(ctx: NodeContext, template: TaskTemplate) -> Any:
     if runs is None or not runs(template, ctx.node_prefix):
         return None
     return executor
+
+
+def too_few_successes(ctx: NodeContext, succeeded: int, size: int, first_failure: str | None) -> Transition | None:
+    """The array node's failure when fewer than ``min_successes`` (or ``min_success_ratio`` of
+    the ``size`` elements, else all) succeeded; None when enough did."""
+    array = ctx.node.array_node
+    assert array is not None
+    if array.min_successes is not None:
+        needed = array.min_successes
+    elif array.min_success_ratio is not None:
+        needed = math.ceil(array.min_success_ratio * size)
+    else:
+        needed = size
+    if succeeded >= needed:
+        return None
+    detail = f"; first failure: {first_failure}" if first_failure else ""
+    return Transition.failed(
+        user_error(
+            "ArrayNodeFailed",
+            f"map node {ctx.node.id}: {size - succeeded} of {size} elements failed, at least {needed} had to succeed{detail}",
+        )
+    )
 
 
 def element_resource(
@@ -280,23 +302,12 @@ class BatchedElements:
     def _outcome(self) -> Transition:
         array = self.ctx.node.array_node
         assert array is not None
-        succeeded = self.phases.count(_SUCCEEDED)
-        if array.min_successes is not None:
-            needed = array.min_successes
-        elif array.min_success_ratio is not None:
-            needed = math.ceil(array.min_success_ratio * self.size)
-        else:
-            needed = self.size
-        if succeeded < needed:
-            first = self.state["error"]
-            detail = f"; first failure: {first['message']}" if first else ""
-            return Transition.failed(
-                user_error(
-                    "ArrayNodeFailed",
-                    f"map node {self.ctx.node.id}: {self.size - succeeded} of {self.size} elements failed, "
-                    f"at least {needed} had to succeed{detail}",
-                )
-            )
+        first = self.state["error"]
+        failed = too_few_successes(
+            self.ctx, self.phases.count(_SUCCEEDED), self.size, first["message"] if first else None
+        )
+        if failed is not None:
+            return failed
         names = list(self.template.interface.outputs)
         none = Literal(scalar=Scalar(none_type=Void()))
         columns: dict[str, list[Literal]] = {name: [] for name in names}

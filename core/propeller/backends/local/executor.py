@@ -60,6 +60,13 @@ def _command_path(path: str | None) -> str:
     return os.pathsep.join([bin_dir, *rest])
 
 
+def _attempt_logs(output_prefix: str, suffix: str = "") -> tuple[TaskLog, ...]:
+    """An attempt's ``stdout.log`` and ``stderr.log`` in its output prefix (named ``stdout``,
+    ``stderr``, with ``suffix`` for a map element's: ``stdout-2``)."""
+    base = output_prefix.rstrip("/")
+    return tuple(TaskLog(uri=f"{base}/{name}.log", name=f"{name}{suffix}") for name in ("stdout", "stderr"))
+
+
 def _local_path(uri: str) -> str:
     return uri[len("file://") :] if uri.startswith("file://") else uri
 
@@ -101,11 +108,7 @@ class ContainerExecutor:
         return str(self.work_dir / ctx.job_id)
 
     def _logs(self, ctx: TaskContext) -> tuple[TaskLog, ...]:
-        base = ctx.output_prefix.rstrip("/")
-        return (
-            TaskLog(uri=f"{base}/stdout.log", name="stdout"),
-            TaskLog(uri=f"{base}/stderr.log", name="stderr"),
-        )
+        return _attempt_logs(ctx.output_prefix)
 
     def handle(self, ctx: TaskContext) -> TaskTransition:
         """Submit the attempt on the first call; then report on it."""
@@ -249,11 +252,7 @@ class ContainerExecutor:
 
     def element_logs(self, output_prefix: str, index: int) -> tuple[TaskLog, ...]:
         """The logs of one element attempt whose output prefix is ``output_prefix``."""
-        base = output_prefix.rstrip("/")
-        return (
-            TaskLog(uri=f"{base}/stdout.log", name=f"stdout-{index}"),
-            TaskLog(uri=f"{base}/stderr.log", name=f"stderr-{index}"),
-        )
+        return _attempt_logs(output_prefix, f"-{index}")
 
     def submit_elements(self, ctx: TaskContext, job_id: str, bound: list[str], elements: list[dict[str, Any]]) -> None:
         """Run ``elements`` (each: ``index``, ``output_prefix``, ``raw_output_data_prefix``,
