@@ -34,13 +34,24 @@ COMMANDS = {
 MakePool = Callable[..., WorkerPool]
 
 
-@pytest.fixture
-def make_pool() -> Iterator[MakePool]:
+# Every test runs twice: workers opening each job's log files ("direct", a pool without a
+# log_dir), and workers writing through their spool files, published at the job's log paths once
+# written ("spools", the sandbox's way).
+MODES = ["direct", "spools"]
+
+
+def _log_dir(mode: str, factory: pytest.TempPathFactory) -> Path | None:
+    return factory.mktemp("workers") if mode == "spools" else None
+
+
+@pytest.fixture(params=MODES)
+def make_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakePool]:
     """Pools with the test commands; each is closed at the end of the test."""
     pools: list[WorkerPool] = []
 
     def make(size: int = 1, **kwargs: object) -> WorkerPool:
         kwargs.setdefault("in_process_commands", {**DEFAULT_IN_PROCESS, **COMMANDS})
+        kwargs.setdefault("log_dir", _log_dir(request.param, tmp_path_factory))
         pool = WorkerPool(size, **kwargs)  # type: ignore[arg-type]
         pools.append(pool)
         return pool
@@ -50,10 +61,10 @@ def make_pool() -> Iterator[MakePool]:
         pool.close(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def shared_pool() -> Iterator[WorkerPool]:
+@pytest.fixture(scope="module", params=MODES)
+def shared_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
     """One pool for the tests that leave the workers as they found them."""
-    with WorkerPool(2, in_process_commands=COMMANDS) as pool:
+    with WorkerPool(2, in_process_commands=COMMANDS, log_dir=_log_dir(request.param, tmp_path_factory)) as pool:
         yield pool
 
 
@@ -436,3 +447,47 @@ os.kill(os.getpid(), signal.SIGKILL)  # no close(), no atexit: the pool's proces
     assert subprocess.run([sys.executable, "-c", script], timeout=60).returncode == -signal.SIGKILL
     child, worker = map(int, out.read_text().split())
     eventually(lambda: process_gone(worker) and process_gone(child), "the orphaned worker and its child die")
+
+
+# -- spool files: a job's log files only when it writes -----------------------------------------
+
+
+def test_with_spools_a_job_gets_only_the_log_files_it_wrote(tmp_path: Path, files: Files) -> None:
+    with WorkerPool(1, in_process_commands=COMMANDS, log_dir=tmp_path / "workers") as pool:
+        assert finished(pool.submit(files.job("quiet", ["sys_exit", "0"]))).ok
+        assert finished(pool.submit(files.job("talks", ["whoami"]))).ok
+        assert finished(pool.submit(files.job("quiet-again", ["sys_exit", "0"]))).ok
+    assert not (tmp_path / "quiet.out").exists() and not (tmp_path / "quiet.err").exists()
+    assert not (tmp_path / "quiet-again.out").exists() and not (tmp_path / "talks.err").exists()
+    assert files.out("talks").startswith("pid ")
+
+
+def test_with_spools_each_job_keeps_its_own_output(tmp_path: Path, files: Files) -> None:
+    with WorkerPool(1, in_process_commands=COMMANDS, log_dir=tmp_path / "workers") as pool:
+        for name in ("one", "two", "three"):
+            assert finished(pool.submit(files.job(name, ["show_env", name.upper()]))).ok
+    for name in ("one", "two", "three"):
+        assert files.out(name).splitlines()[0] == f"{name.upper()}=<unset>"
+        assert len(files.out(name).splitlines()) == 2  # the variable and the cwd: nothing of another job
+    spools = sorted(p.name for p in (tmp_path / "workers").iterdir())
+    assert spools == ["worker-0.log", "worker-0.stderr", "worker-0.stdout"]
+    assert (tmp_path / "workers" / "worker-0.stdout").stat().st_size == 0
+
+
+def test_with_spools_on_another_file_system_output_is_copied(tmp_path: Path, files: Files) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second file system for the spools: /dev/shm is missing or on the same one as tmp_path")
+    log_dir = shm / f"flytecore-test-spools-{os.getpid()}-{tmp_path.name}"
+    try:
+        with WorkerPool(1, in_process_commands=COMMANDS, log_dir=log_dir) as pool:
+            for name in ("one", "two"):  # the first job finds links impossible: copied, then direct
+                assert finished(pool.submit(files.job(name, ["show_env", name.upper()]))).ok
+            assert finished(pool.submit(files.job("quiet", ["sys_exit", "0"]))).ok
+        for name in ("one", "two"):
+            assert files.out(name).splitlines()[0] == f"{name.upper()}=<unset>"
+        assert (tmp_path / "quiet.out").exists()  # opened directly, as without spools
+    finally:
+        import shutil
+
+        shutil.rmtree(log_dir, ignore_errors=True)

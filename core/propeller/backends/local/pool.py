@@ -25,6 +25,7 @@ from types import MappingProxyType, TracebackType
 import attrs
 
 from flytecore.propeller.backends.local._process import READY, WorkerProcess
+from flytecore.propeller.backends.local._spool import publish
 from flytecore.propeller.backends.local.jobs import (
     Job,
     JobHandle,
@@ -57,7 +58,9 @@ class WorkerPool:
         start if it can be, else when a job needs it. Any other ``argv`` runs as a subprocess.
     :param env: variables set in every worker on top of this process's environment.
     :param log_dir: folder for each worker's own output (what it writes outside jobs), one file
-        per slot; None: workers write to this process's stderr.
+        per slot, and its spool files (a job's log files then appear only when it writes to
+        them: :mod:`~flytecore.propeller.backends.local._spool`); None: workers write to this
+        process's stderr and open every job's log files.
     :param max_jobs_per_worker: replace a worker after this many jobs (None: never).
     :param max_rss_bytes: replace a worker whose resident memory is above this after a job.
     :param startup_timeout: seconds a new worker may take to become ready.
@@ -259,6 +262,8 @@ class WorkerPool:
                         if self._attach(handle, worker):
                             worker.kill()  # cancelled while we were starting it
                     result, rss = self._run(worker, handle)
+                    if result.outcome is not JobOutcome.EXITED:
+                        self._publish_spools(slot, handle.job)
                 except Exception as exc:  # a bug here must not lose the job nor the slot
                     log.exception("worker pool slot %d failed on job %s", slot, handle.job.job_id)
                     result, rss = (
@@ -283,13 +288,32 @@ class WorkerPool:
             if worker is not None:
                 worker.stop(self._stop_deadline)
 
+    def _spools(self, slot: int) -> tuple[str, str] | None:
+        if self._log_dir is None:
+            return None
+        return str(self._log_dir / f"worker-{slot}.stdout"), str(self._log_dir / f"worker-{slot}.stderr")
+
     def _spawn(self, slot: int) -> tuple[WorkerProcess | None, str | None]:
         log_path = self._log_dir / f"worker-{slot}.log" if self._log_dir is not None else None
         try:
-            return WorkerProcess(self._init, env=self._env, log_path=log_path), None
+            return WorkerProcess({**self._init, "spools": self._spools(slot)}, env=self._env, log_path=log_path), None
         except OSError as exc:
             log.error("could not start a worker process: %s", exc)
             return None, str(exc)
+
+    def _publish_spools(self, slot: int, job: Job) -> None:
+        """What a job whose worker died had written, at its log paths (the worker could not)."""
+        spools = self._spools(slot)
+        if spools is None:
+            return
+        streams = {job.stdout_path: spools[0]}
+        streams.setdefault(job.stderr_path, spools[1])
+        for path, spool in streams.items():
+            if path is not None:
+                try:
+                    publish(spool, path)
+                except OSError as exc:
+                    log.warning("the output of job %s could not be published to %s: %s", job.job_id, path, exc)
 
     def _take(self, worker: WorkerProcess | None) -> JobHandle | None:
         """Block until there is a job (returned, now running on ``worker``) or the pool closes."""

@@ -4,13 +4,17 @@ The pool starts ``python -c "...worker import main; main(FD)"`` where FD is one 
 pair. Protocol (pickled messages, :mod:`multiprocessing.connection` framing):
 
 - pool -> worker, first: ``{"sys_path": [...], "commands": {name: "module:function"},
-  "measure_rss": bool}``; worker -> pool: ``("ready", pid)`` once it is warm.
+  "measure_rss": bool, "spools": (stdout_spool, stderr_spool) or None}``; worker -> pool:
+  ``("ready", pid)`` once it is warm.
 - pool -> worker: ``(job_id, argv, env, cwd, stdout_path, stderr_path)`` per job, ``None`` to stop;
   worker -> pool: ``(exit_code, rss_bytes_or_None, note_or_None)`` per job.
 
 Everything a job may change in the process (file descriptors 1 and 2, ``sys.stdout``/``stderr``,
 ``os.environ``, the working directory, ``sys.argv``) is put back after it, so the next job starts
 from the same state. What a job does to imported modules stays: that is the point of warm workers.
+
+With spool files (the pool's ``log_dir``), a job's log files appear only when it writes to them:
+see :mod:`flytecore.propeller.backends.local._spool`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
+from flytecore.propeller.backends.local._spool import PUBLISH_EVERY, Spools
 from flytecore.sdk import _streams
 
 JobMessage = tuple[str, tuple[str, ...], Mapping[str, str], str | None, str | None, str | None]
@@ -53,7 +58,8 @@ def main(fd: int) -> None:
         # As on a terminal: print() and os.write(1, ...) stay in order in the job's files.
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True)
-    runner = JobRunner(init["commands"], measure_rss=init["measure_rss"])
+    spools = init.get("spools")
+    runner = JobRunner(init["commands"], measure_rss=init["measure_rss"], spools=Spools(*spools) if spools else None)
     runner.preload()
     conn.send(("ready", os.getpid()))
     while True:
@@ -84,10 +90,23 @@ def _watch_parent(parent_pid: int) -> None:
 class JobRunner:
     """Runs one job at a time in this process and restores the process state after each."""
 
-    def __init__(self, commands: Mapping[str, str], *, measure_rss: bool) -> None:
+    def __init__(self, commands: Mapping[str, str], *, measure_rss: bool, spools: Spools | None = None) -> None:
         self._commands = dict(commands)
         self._resolved: dict[str, InProcessFunction] = {}
         self._measure_rss = measure_rss
+        self._spools = spools
+        if spools is not None:
+            threading.Thread(target=self._publish_live, name="flytecore-worker-logs", daemon=True).start()
+
+    def _publish_live(self) -> None:
+        """What a running job wrote shows at its log paths within :data:`PUBLISH_EVERY` s."""
+        assert self._spools is not None
+        while True:
+            time.sleep(PUBLISH_EVERY)
+            try:
+                self._spools.publish_written()
+            except OSError:
+                pass  # tried again, and at the job's end, where a failure is reported
 
     def preload(self) -> None:
         """Import the in-process commands now, so the first job is warm too.
@@ -109,8 +128,12 @@ class JobRunner:
         saved_cwd = os.getcwd()
         saved_argv, saved_out, saved_err = sys.argv, sys.stdout, sys.stderr
         self._flush(saved_out, saved_err)
+        spools = self._spools if self._spools is not None and self._spools.linkable else None
         try:
-            saved_fds = _streams.redirect(stdout_path, stderr_path)
+            if spools is not None:
+                saved_fds = spools.begin(stdout_path, stderr_path)
+            else:
+                saved_fds = _streams.redirect(stdout_path, stderr_path)
         except OSError as exc:
             return CANNOT_EXECUTE, self._rss(), f"cannot open the output files of job {job_id}: {exc}"
         try:
@@ -132,6 +155,11 @@ class JobRunner:
             sys.argv, sys.stdout, sys.stderr = saved_argv, saved_out, saved_err
             os.chdir(saved_cwd)
             _streams.restore_environ(saved_env)
+            if spools is not None:
+                try:
+                    spools.end()
+                except OSError as exc:  # the job's result stands
+                    print(f"flytecore worker: job {job_id}'s output was lost: {exc}", file=sys.stderr)
         return code, self._rss(), note
 
     def _run_in_process(self, argv: tuple[str, ...]) -> int:
