@@ -72,9 +72,10 @@ class StoreLauncher:
         self.store.close()
 
 
-DELIVERY_INTERVAL = 0.01
-"""While rounds run back to back, the loop delivers pending events at most this often (seconds);
-when a pass ran no round, at once."""
+DELIVERY_INTERVAL = 0.05
+"""While rounds run or tasks of this process's workers are running, the loop delivers pending
+events at most this often (seconds), so that one admin transaction takes the events of many
+rounds; when nothing ran and nothing is running here, at once."""
 
 
 class Propeller:
@@ -376,13 +377,15 @@ class Propeller:
                 self.resync()
             try:
                 ran = self.step()
-                # Events go to the admin in batches while rounds keep coming (one admin
-                # transaction, one outbox query and one acknowledgement for many of them), at
-                # once when the loop has nothing else to do.
-                due = time.monotonic() - self._last_delivery >= DELIVERY_INTERVAL
-                delivered = self.deliver() if not ran or due else 0
-                if not ran or due:
-                    self._last_delivery = time.monotonic()
+                # Events go to the admin in batches while rounds keep coming or tasks run (one
+                # admin transaction, one outbox query and one acknowledgement for the events of
+                # many rounds), at once when nothing is left to wait for.
+                now = time.monotonic()
+                due = now - self._last_delivery >= DELIVERY_INTERVAL
+                delivered = 0
+                if due or (not ran and not self._held):
+                    delivered = self.deliver()
+                    self._last_delivery = now
             except Exception:
                 log.exception("propeller pass failed; retrying")
                 ran = delivered = 0
@@ -390,6 +393,8 @@ class Propeller:
             if ran or delivered:
                 continue
             wait = self._wait_time(self.idle_poll)
+            if self._held:  # events held back while tasks run: no later than the next delivery
+                wait = min(wait, max(self._last_delivery + DELIVERY_INTERVAL - time.monotonic(), 0.0))
             with self._cond:
                 if not self._kicked:
                     self._cond.wait(wait)

@@ -118,6 +118,22 @@ def test_terminating_a_running_execution_aborts_its_task(sandbox: Sandbox, tmp_p
         time.sleep(0.05)
 
 
+def test_the_admin_hears_of_a_running_task_while_it_runs(sandbox: Sandbox, tmp_path: Path) -> None:
+    """While tasks run, the loop delivers events at most every DELIVERY_INTERVAL instead of at
+    once: they still reach the admin while the task runs, not when it ends."""
+    register(sandbox, sandbox_tasks.sleepy)
+    marker = tmp_path / "started"
+    eid = start(sandbox, sandbox_tasks.sleepy.name, "sleepy2", marker=str(marker), seconds=60.0)
+    deadline = time.monotonic() + 60
+    while not (marker.exists() and node_executions(sandbox, eid).get("n0") is not None
+               and NodeExecutionPhase(node_executions(sandbox, eid)["n0"].closure.phase) == NodeExecutionPhase.RUNNING):
+        assert time.monotonic() < deadline, "the admin never saw the running task"
+        time.sleep(0.05)
+    assert sandbox.pool.running == 1  # still running: the events came while it ran
+    sandbox.admin.terminate_execution(execution_pb2.ExecutionTerminateRequest(id=eid, cause="done looking"))
+    assert wait(sandbox, eid, timeout=30).closure.phase == WorkflowExecutionPhase.ABORTED
+
+
 def test_events_wait_in_the_outbox_while_the_admin_refuses_them(sandbox: Sandbox) -> None:
     register(sandbox, sandbox_tasks.talk)
     sink = sandbox.propeller.sink
