@@ -9,7 +9,10 @@ Three measurements, each the median of several timed batches:
   ``synchronous=FULL`` (an fsync per commit) for reference;
 - a round trip of a small message to a warm worker process over a pipe.
 
-The floor per task is the sum of the first, the unbatched commit and the round trip.
+The floor per task is the sum of the first, the unbatched commit and the round trip. For
+reference, not in that sum: creating a small file, and a folder, in a new folder on this disk
+(what a task's documents cost wherever a runner keeps them as files: a new inode each, whose cost
+moves with the machine's state far more than the rest).
 """
 
 from __future__ import annotations
@@ -101,6 +104,20 @@ def pipe_round_trip_us() -> float:
         worker.join(5)
 
 
+def file_create_us(folder: Path, *, folders: bool = False) -> float:
+    """Creating (and writing 100 bytes to) a new file in a new folder, or making a new folder."""
+    def create(calls: int) -> None:
+        base = Path(tempfile.mkdtemp(prefix="create-", dir=folder))
+        for i in range(calls):
+            if folders:
+                (base / str(i)).mkdir()
+            else:
+                with open(base / str(i), "wb") as f:
+                    f.write(b"x" * 100)
+
+    return _per_call_us(create, 500)
+
+
 def measure() -> dict[str, Any]:
     """Every floor measurement in microseconds, and the floor per task in milliseconds."""
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as folder:
@@ -111,6 +128,8 @@ def measure() -> dict[str, Any]:
             "sqlite_wal_commit_batched_100_us_per_update": sqlite_commit_us(where, batch=100),
             "sqlite_wal_commit_fsync_us": sqlite_commit_us(where, synchronous="FULL"),
             "pipe_round_trip_us": pipe_round_trip_us(),
+            "file_create_us": file_create_us(where),
+            "folder_create_us": file_create_us(where, folders=True),
         }
     result["floor_ms_per_task"] = (
         result["literal_map_encode_decode_us"] + result["sqlite_wal_commit_us"] + result["pipe_round_trip_us"]
