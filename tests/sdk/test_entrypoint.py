@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from flyteidl.core import errors_pb2, literals_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flytecore.sdk.entrypoint import main
 from flytecore.sdk.type_engine import get_type_engine
@@ -389,3 +391,69 @@ def test_the_console_script_reads_flytes_environment_and_reports_errors(tmp_path
     error = errors_pb2.ErrorDocument.FromString((tmp_path / "bad-out" / "error.pb").read_bytes()).error
     assert error.code == "USER:ValueError" and "got -2" in error.message
     assert "ValueError: x must be positive, got -2" in done.stderr  # the failure is logged, too
+
+
+# --- the command line: the propeller's plain form skips click, with click's result -------------------
+
+_OPTION_NAMES = ["--inputs", "--output-prefix", "--raw-output-data-prefix", "--checkpoint-path",
+                 "--prev-checkpoint", "--resolver", "--code-uri", "--array-elements"]  # fmt: skip
+
+
+def _click_parse(argv: list[str]) -> Any:
+    from flytecore.sdk.entrypoint import _command
+
+    try:
+        return _command.main(args=list(argv), prog_name="flytecore-execute", standalone_mode=False)
+    except Exception as exc:  # click's usage errors
+        return type(exc)
+
+
+def test_the_propellers_command_line_is_parsed_without_click_as_click_would() -> None:
+    from flytecore.sdk.entrypoint import _parse_plain
+
+    argv = ["--inputs", "/s/n1/inputs.pb", "--output-prefix", "/s/n1/0", "--raw-output-data-prefix", "/raw",
+            "--checkpoint-path", "/s/n1/0/_flytecheckpoints", "--prev-checkpoint", '""',
+            "--resolver", "flytecore.sdk.resolver.default", "--", "task-module", "m", "task-name", "t"]  # fmt: skip
+    parsed = _parse_plain(argv)
+    assert parsed is not None and parsed == _click_parse(argv)
+    assert parsed.prev_checkpoint is None and parsed.resolver_args == ("task-module", "m", "task-name", "t")
+
+
+def test_any_other_command_line_goes_to_click() -> None:
+    from flytecore.sdk.entrypoint import _parse_plain
+
+    base = ["--inputs", "i", "--output-prefix", "o"]
+    for argv in (
+        [*base, "t"],  # no "--"
+        ["--inputs=i", "--output-prefix", "o", "--", "t"],
+        [*base, "--inputs", "j", "--", "t"],  # repeated
+        [*base, "--help", "x", "--", "t"],
+        ["--inputs", "i", "--", "t"],  # a required option missing
+        [*base, "--resolver", "-x", "--", "t"],
+        [*base, "-h", "--", "t"],
+    ):
+        assert _parse_plain(argv) is None, argv
+
+
+_VALUES = st.text(max_size=6) | st.sampled_from(["", '""', "{{.rawOutputDataPrefix}}", "-", "--", "-x", "/a b"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    inputs=_VALUES,
+    prefix=_VALUES,
+    extra=st.lists(st.tuples(st.sampled_from([*_OPTION_NAMES, "--nope", "-x"]), _VALUES), max_size=6),
+    separator=st.sampled_from([True, True, True, False]),
+    rest=st.lists(_VALUES, max_size=4),
+    data=st.data(),
+)
+def test_whenever_the_plain_parse_answers_it_is_clicks_answer(
+    inputs: str, prefix: str, extra: list[tuple[str, str]], separator: bool, rest: list[str], data: st.DataObject
+) -> None:
+    from flytecore.sdk.entrypoint import _parse_plain
+
+    pairs = data.draw(st.permutations([("--inputs", inputs), ("--output-prefix", prefix), *extra]))
+    argv = [part for pair in pairs for part in pair] + (["--"] if separator else []) + rest
+    plain = _parse_plain(argv)
+    if plain is not None:
+        assert plain == _click_parse(argv)
