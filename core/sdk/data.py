@@ -190,15 +190,20 @@ def write_bytes(url: str | os.PathLike[str], data: bytes) -> None:
     url = os.fspath(url)
     if not FileAccess.is_remote(url):
         path = _local_path(url)
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         tmp = f"{path}.{uuid.uuid4().hex}.tmp"
         try:
-            with open(tmp, "wb") as f:
+            f = open(tmp, "wb")
+        except FileNotFoundError:  # the folder's first file (one call less for the others)
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            f = open(tmp, "wb")
+        try:
+            with f:
                 f.write(data)
             os.replace(tmp, path)
-        finally:
+        except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+            raise
         return
     filesystem_for(url).pipe_file(url, bytes(data))
 

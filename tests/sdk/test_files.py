@@ -364,3 +364,16 @@ def test_guess_file_types(engine: TypeEngine) -> None:
     assert engine.guess_python_type(engine.to_literal_type(FlyteFile["csv"])) is FlyteFile["csv"]
     assert engine.guess_python_type(engine.to_literal_type(FlyteFile)) is FlyteFile
     assert engine.guess_python_type(engine.to_literal_type(FlyteDirectory)) is FlyteDirectory
+
+
+def test_write_bytes_makes_the_folder_replaces_whole_files_and_leaves_nothing_behind(tmp_path: pathlib.Path) -> None:
+    from flytecore.sdk.data import write_bytes
+
+    target = tmp_path / "new" / "folder" / "outputs.pb"
+    write_bytes(target, b"first")  # the folder's first file: the folder is made
+    write_bytes(str(target), b"second")
+    assert target.read_bytes() == b"second"
+    with pytest.raises(TypeError):
+        write_bytes(target, "not bytes")  # type: ignore[arg-type]
+    assert target.read_bytes() == b"second"  # a failed write changes nothing
+    assert sorted(p.name for p in target.parent.iterdir()) == ["outputs.pb"]  # no temporary file left
