@@ -82,7 +82,8 @@ class ExecutionParameters:
 
     execution_id: WorkflowExecutionIdentifier
     execution_date: _dt.datetime
-    working_directory: str
+    _working_directory: str | None = attrs.field(alias="working_directory")
+    """None: a new temporary folder, made when the task first asks for it (most never do)."""
     raw_output_prefix: str
     task_id: Identifier | None = None
     logging: logging.Logger = attrs.field(factory=lambda: logging.getLogger("flytecore.user"))
@@ -115,6 +116,13 @@ class ExecutionParameters:
         )
 
     @property
+    def working_directory(self) -> str:
+        """The task's own folder for files (a new temporary one per local task run)."""
+        if self._working_directory is None:
+            self._working_directory = tempfile.mkdtemp(prefix="flytecore-task-")
+        return self._working_directory
+
+    @property
     def output_metadata_prefix(self) -> str:
         """Where the task's outputs are written: the attempt's output prefix in a task container,
         a local folder in local runs."""
@@ -141,7 +149,7 @@ def _adhoc_parameters(task_id: Identifier | None = None) -> ExecutionParameters:
     return ExecutionParameters(
         execution_id=execution_id,
         execution_date=_dt.datetime.now(_dt.UTC),
-        working_directory=tempfile.mkdtemp(prefix="flytecore-task-"),
+        working_directory=None,  # made if asked for: a folder per local task run costs a mkdir
         raw_output_prefix=current_file_access().raw_output_prefix,
         task_id=task_id,
     )
@@ -192,17 +200,18 @@ def executing_locally(execution: LocalExecution | None = None) -> Iterator[Local
 
 @contextlib.contextmanager
 def task_parameters(task_id: Identifier | None) -> Iterator[ExecutionParameters]:
-    """Execution parameters for one task body run (a fresh working directory, removed after the
-    body when it left nothing there: a local run of a 10,000-task chain leaves no 10,000 empty
-    folders behind)."""
+    """Execution parameters for one task body run (a fresh working directory, made when the body
+    asks for it and removed after the body when it left nothing there: a local run of a
+    10,000-task chain makes no 10,000 folders)."""
     params = _adhoc_parameters(task_id)
     token = _user_params.set(params)
     try:
         yield params
     finally:
         _user_params.reset(token)
-        with contextlib.suppress(OSError):
-            os.rmdir(params.working_directory)  # only if empty: files the body returned stay
+        if params._working_directory is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(params._working_directory)  # only if empty: files the body returned stay
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import typing
 from dataclasses import dataclass, field
 
@@ -131,6 +132,33 @@ def test_current_context_inside_task() -> None:
     assert first != second
     assert not os.path.exists(first)
     assert os.path.isfile(os.path.join(second, "kept.txt"))
+
+
+def test_a_task_that_never_asks_for_its_working_directory_makes_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    made: list[str] = []
+    real = tempfile.mkdtemp
+
+    def mkdtemp(*args: typing.Any, **kwargs: typing.Any) -> str:
+        made.append(path := real(*args, **kwargs))
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+
+    @task
+    def quiet(x: int) -> int:
+        return x + 1
+
+    @task
+    def asks(x: int) -> str:
+        return current_context().working_directory
+
+    assert quiet(x=1) == 2 and quiet(x=2) == 3
+    assert [p for p in made if "flytecore-task-" in p] == []  # no folder made for them
+    where = asks(x=1)
+    assert made[-1] == where and "flytecore-task-" in where  # made when asked for...
+    assert not os.path.exists(where)  # ...and removed after the task, as it stayed empty
 
 
 @dataclass
