@@ -3,15 +3,20 @@ each event judged as its own Create*Event call would judge it (SQLite and Postgr
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from typing import Any
 
 import pytest
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.event import event_pb2
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from flytecore.admin.db import WriteTransaction
+from flytecore.admin.db import WriteTransaction, node_execution_key
+from flytecore.admin.db import models as m
 from flytecore.admin.service import (
     AdminService,
     AlreadyExistsError,
@@ -20,12 +25,14 @@ from flytecore.admin.service import (
     NotFoundError,
 )
 from flytecore.admin.service.errors import AbortedError
+from flytecore.spec.identifiers import NodeExecutionIdentifier, WorkflowExecutionIdentifier
 from flytecore.spec.phases import NodeExecutionPhase as Node
 from flytecore.spec.phases import TaskExecutionPhase as Task
 from flytecore.spec.phases import WorkflowExecutionPhase as Wf
 from tests.admin import test_service_events as events
-from tests.admin.test_service_events import RUN, at, node_id, outputs, task_id
-from tests.admin.test_service_executions import exec_id, integer, launch
+from tests.admin.test_db_transaction_batch import count_statements, writes
+from tests.admin.test_service_events import RUN, T0, at, node_id, outputs, task_id
+from tests.admin.test_service_executions import DOMAIN, PROJECT, exec_id, integer, launch
 
 admin = events.admin
 launcher = events.launcher
@@ -215,3 +222,214 @@ def test_refusals_are_judged_before_writing_so_the_batch_stays_one_transaction(
     ]
     assert kinds(run.create_events(requests)) == [None, AlreadyExistsError, None, AlreadyExistsError]
     assert len(opened) == 1
+
+
+# -- write-back: each record read once and written once per batch ------------------------------
+
+
+def chain(run: str, tasks: int) -> list[Any]:
+    """A chain of ``tasks`` tasks as the propeller reports it: 5 events per task on 2 records (its
+    node execution QUEUED, RUNNING, SUCCEEDED; its task execution RUNNING, SUCCEEDED)."""
+    requests: list[Any] = []
+    for i in range(tasks):
+        name, t = f"n{i}", 10 * i
+        log = core_execution_pb2.TaskLog(name="stdout", uri=f"file:///log/{name}")
+        requests += [
+            node(name, Node.QUEUED, t + 1, run, spec_node_id=name, input_data=outputs(a=i)),
+            node(name, Node.RUNNING, t + 2, run),
+            task(name, Task.RUNNING, t + 3, run, logs=[log], reason="started"),
+            task(name, Task.SUCCEEDED, t + 5, run, output_data=outputs(o0=i)),
+            node(name, Node.SUCCEEDED, t + 6, run, output_data=outputs(o0=i)),
+        ]
+    return requests
+
+
+def rows(admin: AdminService, run: str) -> dict[str, list[dict[str, Any]]]:
+    """Every column of the execution, node and task execution rows of ``run`` as stored, but the
+    wall-clock times (when the rows were written), with the run's name replaced."""
+
+    def same_for_every_run(model: type[m.Base], column: str, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(run, "run-0")
+        if isinstance(value, bytes):  # a closure: the run's name is in its URIs (same length)
+            value = value.replace(run.encode(), b"run-0")
+            if model is m.Execution and column == "closure":
+                closure = execution_pb2.ExecutionClosure.FromString(value)
+                closure.ClearField("created_at")  # when it was launched
+                closure.ClearField("updated_at")  # the same, until a workflow event sets it
+                return closure
+        return value
+
+    found = {}
+    with admin.repo.engine.connect() as conn:
+        for model in (m.Execution, m.NodeExecution, m.TaskExecution):
+            table = m.table_of(model)
+            of_run = (table.c.name if model is m.Execution else table.c.execution_name) == run
+            found[model.__name__] = [
+                {
+                    column: same_for_every_run(model, column, value)
+                    for column, value in row._mapping.items()
+                    if column not in ("created_at", "updated_at")
+                }
+                for row in conn.execute(select(table).where(of_run).order_by(*table.primary_key.columns))
+            ]
+    return found
+
+
+@pytest.fixture
+def no_fallback(run: AdminService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches must be applied in their one transaction: falling back to one by one fails."""
+
+    def one_by_one(requests: Any) -> Any:
+        raise AssertionError("the batch fell back to one event per transaction")
+
+    monkeypatch.setattr(run, "_create_events_one_by_one", one_by_one)
+
+
+def in_batches(admin: AdminService, requests: list[Any], size: int) -> list[BaseException | None]:
+    return [
+        outcome
+        for i in range(0, len(requests), size)
+        for outcome in admin.create_events(requests[i : i + size])
+    ]
+
+
+def test_batches_with_many_events_per_record_store_what_the_calls_one_by_one_store(
+    run: AdminService, no_fallback: None
+) -> None:
+    def events(run: str) -> list[Any]:
+        return [
+            wf(Wf.RUNNING, 0.5, run),
+            *chain(run, 4),
+            wf(Wf.SUCCEEDING, 50, run),
+            wf(Wf.SUCCEEDED, 51, run, output_data=outputs(o0=8)),
+        ]
+
+    for name in ("run-2", "run-3"):
+        launch(run, {"a": integer(1)}, name=name)
+    assert run.create_events(events(RUN)) == [None] * 23  # all in one batch
+    assert in_batches(run, events("run-2"), 7) == [None] * 23  # records created and updated across batches
+    assert one_by_one(run, events("run-3")) == [None] * 23
+    assert rows(run, RUN) == rows(run, "run-3")
+    assert rows(run, "run-2") == rows(run, "run-3")
+    stored = rows(run, RUN)
+    assert [(n["phase"], n["duration"]) for n in stored["NodeExecution"]] == [(Node.SUCCEEDED, 4.0)] * 4
+    assert [(t["phase"], t["logs"]) for t in stored["TaskExecution"]][0] == (
+        Task.SUCCEEDED,
+        [{"name": "stdout", "uri": "file:///log/n0"}],
+    )
+    assert stored["Execution"][0]["closure"].phase == Wf.SUCCEEDED
+
+
+@pytest.mark.parametrize("tasks", [1, 12])
+def test_a_batch_reads_each_record_once_and_writes_it_once(
+    run: AdminService, monkeypatch: pytest.MonkeyPatch, statements: list[str], no_fallback: None, tasks: int
+) -> None:
+    executed = count_statements(monkeypatch)  # on the driver's cursor, which `statements` does not see
+    statements.clear()  # the ORM's (none here)
+    launch(run, {"a": integer(1)}, name="run-2")
+    statements.clear()
+    assert run.create_events(chain(RUN, tasks)) == [None] * 5 * tasks
+    assert Counter(writes(executed)) == {"SELECT": 2 * tasks, "INSERT": 2 * tasks}
+
+    # Each task's records created in one batch and updated in the next.
+    requests = chain("run-2", tasks)
+    created = [r for i, r in enumerate(requests) if i % 5 < 3]
+    executed.clear()
+    assert run.create_events(created) == [None] * 3 * tasks
+    assert Counter(writes(executed)) == {"SELECT": 2 * tasks, "INSERT": 2 * tasks}
+    executed.clear()
+    assert run.create_events([r for i, r in enumerate(requests) if i % 5 >= 3]) == [None] * 2 * tasks
+    assert Counter(writes(executed)) == {"SELECT": 2 * tasks, "UPDATE": 2 * tasks}
+    assert statements == []
+    assert rows(run, RUN) == rows(run, "run-2")
+
+
+def test_a_refused_event_in_the_middle_of_a_batch_leaves_its_record_as_it_was(
+    run: AdminService, no_fallback: None
+) -> None:
+    def events(run: str) -> list[Any]:
+        requests = chain(run, 2)
+        requests.insert(2, node("n0", Node.QUEUED, 2.5, run))  # after RUNNING: FAILED_PRECONDITION
+        requests.insert(4, task("n0", Task.RUNNING, 3.5, run, reason="again"))  # ALREADY_EXISTS
+        requests.insert(7, node("n0", Node.RUNNING, 7, run))  # after SUCCEEDED: FAILED_PRECONDITION
+        return requests
+
+    launch(run, {"a": integer(1)}, name="run-2")
+    outcomes = run.create_events(events(RUN))
+    assert kinds(outcomes) == [
+        None, None, FailedPreconditionError, None, AlreadyExistsError, None, None, FailedPreconditionError,
+        *[None] * 5,
+    ]  # fmt: skip
+    assert kinds(outcomes) == kinds(one_by_one(run, events("run-2")))
+    assert rows(run, RUN) == rows(run, "run-2")
+    n0, t0 = rows(run, RUN)["NodeExecution"][0], rows(run, RUN)["TaskExecution"][0]
+    assert (n0["phase"], n0["started_at"], n0["duration"]) == (
+        Node.SUCCEEDED,
+        T0 + dt.timedelta(seconds=2),
+        4.0,
+    )
+    closure = task_execution_pb2.TaskExecutionClosure.FromString(t0["closure"])
+    assert (t0["phase"], closure.reason) == (Task.SUCCEEDED, "started")
+
+
+@pytest.mark.parametrize("writer", ["read before it", "concurrent"])
+def test_a_record_another_writer_changed_after_the_batch_read_it_makes_the_batch_fall_back(
+    run: AdminService, monkeypatch: pytest.MonkeyPatch, writer: str
+) -> None:
+    """The other writer records n0 RUNNING between the batch's read of n0 (QUEUED) and its write:
+    the batch's conditional UPDATE finds n0 changed, the transaction rolls back, and the events are
+    judged again one by one against what the other writer recorded."""
+    if writer == "concurrent" and run.repo.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite: the batch holds the write lock from its start; no other writer gets in")
+
+    def later(run: str) -> list[Any]:
+        return [
+            node("n0", Node.RUNNING, 3, run),
+            task("n0", Task.RUNNING, 4, run),
+            task("n0", Task.SUCCEEDED, 5, run),
+            node("n0", Node.SUCCEEDED, 6, run),
+        ]
+
+    launch(run, {"a": integer(1)}, name="run-2")
+    for name in (RUN, "run-2"):
+        assert run.create_events([node("n0", Node.QUEUED, 1, name)]) == [None]
+    key = node_execution_key(
+        NodeExecutionIdentifier(
+            node_id="n0", execution_id=WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name=RUN)
+        )
+    )
+    other_writer = [node("n0", Node.RUNNING, 2, RUN)]
+    real_select = WriteTransaction._select
+    if writer == "read before it":  # as if the batch had read n0 before the other writer's commit
+        with run.repo.transaction() as tx:
+            as_read = tx.row(m.NodeExecution, key)
+        assert one_by_one(run, other_writer) == [None]
+
+    def select(self: WriteTransaction, model: type[m.Base], key_: dict[str, Any]) -> Any:
+        if model is not m.NodeExecution or key_ != key or not other_writer:
+            return real_select(self, model, key_)
+        requests = other_writer[:]
+        other_writer.clear()  # once: the batch's read
+        if writer == "read before it":
+            return as_read
+        row = real_select(self, model, key_)
+        assert one_by_one(run, requests) == [None]  # another transaction on another connection
+        return row
+
+    monkeypatch.setattr(WriteTransaction, "_select", select)
+    real_transaction = run.repo.transaction
+    opened: list[int] = []
+
+    def transaction() -> Any:
+        opened.append(1)
+        return real_transaction()
+
+    monkeypatch.setattr(run.repo, "transaction", transaction)
+    outcomes = run.create_events(later(RUN))
+    assert len(opened) > 1 and not other_writer  # it fell back to one by one
+    expected = one_by_one(run, [node("n0", Node.RUNNING, 2, "run-2"), *later("run-2")])[1:]
+    assert kinds(outcomes) == kinds(expected) == [AlreadyExistsError, None, None, None]
+    assert rows(run, RUN) == rows(run, "run-2")
+    n0 = rows(run, RUN)["NodeExecution"][0]
+    assert (n0["phase"], n0["started_at"]) == (Node.SUCCEEDED, T0 + dt.timedelta(seconds=2))  # the other's

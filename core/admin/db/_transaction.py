@@ -9,21 +9,35 @@ timestamps, JSON), and the statement then runs on the driver's cursor. The conne
 the engine's pool (its connect hooks and pre-ping apply); driver errors are raised as
 SQLAlchemy's (``sqlalchemy.exc.OperationalError``, ...), constraint violations as the
 repository's.
+
+A batch of events touches the same few records many times (a task's node and task execution,
+five events on two rows): in :meth:`WriteTransaction.write_back` mode each record is read once,
+changed in memory by every event of the batch, and written once when the block ends.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Dialect, Engine, bindparam, insert
+from sqlalchemy import Boolean, Dialect, Engine, Float, Integer, LargeBinary, bindparam, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from flytecore.admin.db import models as m
-from flytecore.admin.db._store import Key, Store, _select_row_by_key, update_row
+from flytecore.admin.db._store import (
+    Key,
+    Store,
+    _columns,
+    _primary_key,
+    _select_row_by_key,
+    describe,
+    update_row,
+)
+from flytecore.admin.db.errors import AlreadyExists, ConcurrentUpdate, NotFound
 
 __all__ = ["Statements", "WriteTransaction"]
 
@@ -128,11 +142,77 @@ def _defaults(model: type[m.Base]) -> tuple[tuple[str, Callable[[], Any]], ...]:
     return tuple(found)
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    """What models.UTCDateTime reads back (naive values are taken as UTC)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# The first kind a column's type is an instance of decides.
+_READ_AS: tuple[tuple[type, Callable[[Any], Any]], ...] = (
+    (m.UTCDateTime, _utc),
+    (Boolean, bool),
+    (Integer, int),
+    (Float, float),
+    (LargeBinary, bytes),
+)
+
+
+@functools.cache
+def _as_read(model: type[m.Base]) -> dict[str, Callable[[Any], Any]]:
+    """Per column of ``model`` whose written value may read back differently: the conversion
+    that gives the value as a SELECT would (UTC timestamps; bool, int, float and bytes for the
+    driver's own types). JSON values are kept as given."""
+    found: dict[str, Callable[[Any], Any]] = {}
+    for column in m.table_of(model).columns:
+        for kind, convert in _READ_AS:
+            if isinstance(column.type, kind):
+                found[column.name] = convert
+                break
+    return found
+
+
+def _read_back(model: type[m.Base], values: Mapping[str, Any]) -> dict[str, Any]:
+    convert = _as_read(model)
+    return {
+        name: value if value is None or name not in convert else convert[name](value)
+        for name, value in values.items()
+    }
+
+
+def _ident(model: type[m.Base], key: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A record's identity in a write-back buffer (whatever the order of ``key``'s names)."""
+    return (model, *(key[name] for name in _primary_key(model)))
+
+
+@functools.cache
+def _row_type(model: type[m.Base]) -> Any:
+    """The named tuple of a buffered row: every column, as :meth:`WriteTransaction.row` gives them."""
+    return namedtuple("Row", _columns(model))
+
+
+class _Record:
+    """One record in a write-back buffer: as the batch has it now, and what to write."""
+
+    __slots__ = ("changes", "expect", "key", "model", "new", "row")
+
+    def __init__(self, model: type[m.Base], key: Key, row: Any) -> None:
+        self.model, self.key = model, key
+        self.row: Any = row
+        """The batch's current version of the row (a named tuple), None: there is none."""
+        self.new = False
+        """Inserted in this batch: written with one INSERT of its final values."""
+        self.expect: dict[str, Any] | None = None
+        """The ``expect`` of the record's first update (of the row as read): the flush's condition."""
+        self.changes: dict[str, Any] = {}
+        """The columns the batch changed on an existing row, with their final values."""
+
+
 class WriteTransaction:
     """Reads and writes by primary key within one write transaction (:meth:`open`).
 
     Rows come back as read-only named tuples whose attributes are the columns (``row.phase``,
     ``row.closure``), with the values SQLAlchemy would give (UTC timestamps, decoded JSON).
+    Within :meth:`write_back`, they read and write a buffer written out when the block ends.
 
     After a statement the database refused (an insert hitting a key or a missing parent),
     PostgreSQL refuses every further statement of the transaction: leave the block with the
@@ -142,6 +222,7 @@ class WriteTransaction:
     def __init__(self, cursor: Any, statements: Statements) -> None:
         self._cursor = cursor
         self._statements = statements
+        self._buffer: dict[tuple[Any, ...], _Record] | None = None
 
     @classmethod
     @contextmanager
@@ -185,8 +266,50 @@ class WriteTransaction:
             raise DBAPIError.instance(prepared.sql, dict(params), exc, self._statements.error) from exc
         return _Result(self._cursor, prepared, self._statements)
 
+    @contextmanager
+    def write_back(self) -> Iterator[None]:
+        """Within the block, :meth:`row`, :meth:`insert` and :meth:`update` work on a buffer: the
+        first :meth:`row` of a key reads it, later ones return the block's current version of the
+        row with no statement; inserts and updates change the buffered row (checking ``expect``
+        and raising as the database would). When the block ends, each record is written once, in
+        the order they were first touched: a new one with one INSERT of its final values, an
+        existing one with one UPDATE of all its changes, conditional on the ``expect`` of its first
+        update (the values read). A write that fails then (the key taken, the row changed by
+        another writer or gone, a missing parent) raises out of the block: leave the transaction
+        with it, which rolls everything back. If the block raises, nothing buffered is written.
+
+        :meth:`execute` is not buffered: it neither sees nor writes the buffered rows.
+        """
+        assert self._buffer is None, "write_back blocks do not nest"
+        self._buffer = {}
+        try:
+            yield
+            buffer, self._buffer = self._buffer, None
+            assert buffer is not None
+            for record in buffer.values():
+                if record.new:
+                    self._insert(record.model, record.row._asdict())
+                elif record.expect is not None:
+                    update_row(self, record.model, record.key, record.changes, record.expect)
+        finally:
+            self._buffer = None
+
+    def _record(self, model: type[m.Base], key: Key) -> _Record:
+        """The buffered record of ``key``, read on its first use."""
+        assert self._buffer is not None
+        ident = _ident(model, key)
+        record = self._buffer.get(ident)
+        if record is None:
+            record = self._buffer[ident] = _Record(model, key, self._select(model, key))
+        return record
+
     def row(self, model: type[m.Base], key: Key) -> Any:
         """The row with ``key`` (a named tuple of its columns), or None."""
+        if self._buffer is None:
+            return self._select(model, key)
+        return self._record(model, key).row
+
+    def _select(self, model: type[m.Base], key: Key) -> Any:
         return self.execute(
             _select_row_by_key(model, tuple(key)), {f"k_{n}": v for n, v in key.items()}
         ).first()
@@ -197,6 +320,25 @@ class WriteTransaction:
         :raises AlreadyExists: a row with its key exists.
         :raises NotFound: the execution / node execution it belongs to does not exist.
         """
+        if self._buffer is None:
+            self._insert(model, values)
+            return
+        # Buffered: a key already read (or inserted) here is checked now, any other at the flush.
+        key = {name: values[name] for name in _primary_key(model)}
+        ident = _ident(model, key)
+        record = self._buffer.get(ident)
+        if record is None:
+            record = self._buffer[ident] = _Record(model, key, None)
+        elif record.row is not None:
+            raise AlreadyExists(model.ENTITY, describe(model, key))
+        row = dict.fromkeys(_columns(model))
+        row.update(_read_back(model, values))
+        for name, default in _defaults(model):
+            if name not in values:
+                row[name] = default()
+        record.row, record.new = _row_type(model)(**row), True
+
+    def _insert(self, model: type[m.Base], values: Mapping[str, Any]) -> None:
         row = dict(values)
         for name, default in _defaults(model):
             if name not in row:
@@ -214,4 +356,22 @@ class WriteTransaction:
 
         :raises NotFound: no such row. :raises ConcurrentUpdate: ``expect`` did not hold.
         """
-        update_row(self, model, key, changes, expect)
+        if self._buffer is None:
+            update_row(self, model, key, changes, expect)
+            return
+        record = self._record(model, key)
+        row = record.row
+        if row is None:
+            raise NotFound(model.ENTITY, describe(model, key))
+        for name, value in expect.items():  # as the UPDATE's WHERE: = value, or IS NULL for None
+            current = getattr(row, name)
+            if current is not None if value is None else current != value:
+                raise ConcurrentUpdate(model.ENTITY, describe(model, key), expected=dict(expect))
+        values = _read_back(model, changes)
+        if "updated_at" in row._fields:
+            values.setdefault("updated_at", m.utcnow())
+        record.row = row._replace(**values)
+        if not record.new:
+            if record.expect is None:
+                record.expect = dict(expect)
+            record.changes.update(values)

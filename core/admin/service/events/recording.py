@@ -1,6 +1,6 @@
 """How events are applied: read the record, judge the transition, write it conditionally (one
-event, or a batch of them in one transaction); and where an event's data (inline inputs and
-outputs, errors) goes."""
+event, or a batch of them in one transaction, where each record is read once and written once);
+and where an event's data (inline inputs and outputs, errors) goes."""
 
 from __future__ import annotations
 
@@ -100,15 +100,21 @@ class EventRecording(ServiceBase):
         by one would, in one transaction; returns each event's outcome: None (recorded) or the
         error the call would have raised.
 
+        The transaction writes back (:meth:`WriteTransaction.write_back`): each record the
+        batch touches is read once, every event of the batch is judged against the record as the
+        events before it left it, and the record is written once at the end, conditional on what
+        was read.
+
         A refused event (ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND) is
         judged before anything is written: the batch goes on after it. Any other error (the
-        database failing, a concurrent writer) undoes the transaction, and the events are then
-        applied one by one, each in its own transaction; the first that fails otherwise than
-        by a refusal stops the batch: the events after it are not applied (ABORTED).
+        database failing, a concurrent writer, found when the batch writes its records at the
+        end or before) undoes the transaction, and the events are then applied one by one, each
+        in its own transaction; the first that fails otherwise than by a refusal stops the
+        batch: the events after it are not applied (ABORTED).
         """
         outcomes: list[BaseException | None] = []
         try:
-            with self.repo.transaction() as tx:
+            with self.repo.transaction() as tx, tx.write_back():
                 for request in requests:
                     try:
                         self._apply_in(tx, self._plan(request))
