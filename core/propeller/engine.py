@@ -102,6 +102,7 @@ class Engine:
         if wf.phase == WorkflowExecutionPhase.QUEUED:
             self._set_workflow(run, WorkflowExecutionPhase.RUNNING, now)
             wf.started_at = now
+        assert run.obj.inputs is not None, "the propeller reads stored inputs before a round"
         top = Scope(run.closure.primary, "", None, run.obj.inputs)
         if wf.abort_cause is not None:
             self.abort_scope(run, top, wf.abort_cause, now)

@@ -22,6 +22,8 @@ import time
 import uuid
 from collections.abc import Callable
 
+import attrs
+
 from flytecore.propeller.engine import Engine, Run
 from flytecore.propeller.metrics import PropellerMetrics
 from flytecore.propeller.sink import DeliveryFailed, EventSink, decode_event, encode_event
@@ -44,8 +46,10 @@ def execution_key(eid: WorkflowExecutionIdentifier) -> str:
 
 
 def add_to_store(store: WorkflowStore, obj: WorkflowObject) -> None:
-    """Put an accepted execution into ``store`` as QUEUED (idempotent per execution)."""
-    store.add(execution_key(obj.execution_id), to_json(obj).encode(), dump_workflow(WorkflowStatus()), "QUEUED")
+    """Put an accepted execution into ``store`` as QUEUED (idempotent per execution); its inputs
+    stay at ``obj.inputs_uri`` only, where the admin stored them."""
+    stored = attrs.evolve(obj, inputs=None) if obj.inputs_uri else obj
+    store.add(execution_key(obj.execution_id), to_json(stored).encode(), dump_workflow(WorkflowStatus()), "QUEUED")
 
 
 class StoreLauncher:
@@ -141,6 +145,8 @@ class Propeller:
     def launch(self, obj: WorkflowObject) -> None:
         """Take an execution: stored durably before this returns; idempotent per execution."""
         add_to_store(self.store, obj)
+        if obj.inputs is not None:  # its first round needs neither to parse it nor read its inputs
+            self._objects.setdefault(execution_key(obj.execution_id), obj)
         self.kick()
 
     def abort(self, execution_id: WorkflowExecutionIdentifier, cause: str) -> None:
@@ -239,7 +245,13 @@ class Propeller:
             return cached[1]
         obj = self._objects.get(leased.execution_id)
         if obj is None:
-            obj = self._objects[leased.execution_id] = from_json(leased.obj.decode(), WorkflowObject)
+            obj = from_json(leased.obj.decode(), WorkflowObject)
+            if obj.inputs is None:  # stored without them (add_to_store)
+                inputs = self.engine.services.data.read_literal_map(obj.inputs_uri)
+                if inputs is None:
+                    raise FileNotFoundError(f"the inputs of execution {leased.execution_id} are missing from {obj.inputs_uri}")
+                obj = attrs.evolve(obj, inputs=inputs)
+            self._objects[leased.execution_id] = obj
         state = ExecutionState.load(leased.state, leased.nodes.items())
         return Run(obj, state, producer_id=self.engine.config.producer_id)
 

@@ -31,7 +31,9 @@ class WorkflowObject:
     :ivar closure: the compiled workflow closure: primary workflow, subworkflows, tasks and
         launch plans it references.
     :ivar inputs: the inputs the execution runs with: the caller's, the launch plan's defaults
-        and its fixed inputs, merged and checked against the interface.
+        and its fixed inputs, merged and checked against the interface. None: only at
+        ``inputs_uri`` (the workflow store keeps the object without them: a wide map's lists
+        would be stored, and parsed, twice); the propeller reads them from there.
     :ivar inputs_uri: where those inputs are stored (``inputs.pb``, a flyteidl ``LiteralMap``).
     :ivar metadata_prefix: the execution's metadata folder; node inputs and outputs go below it
         (``{metadata_prefix}/nodes/{node_id}/…``, the layout of :mod:`flytecore.admin.storage`).
@@ -49,7 +51,7 @@ class WorkflowObject:
 
     execution_id: WorkflowExecutionIdentifier
     closure: CompiledWorkflowClosure
-    inputs: LiteralMap
+    inputs: LiteralMap | None
     inputs_uri: str
     metadata_prefix: str
     raw_output_prefix: str

@@ -20,6 +20,7 @@ from flytecore.propeller.context import EngineConfig, Services, TaskContext, Tas
 from flytecore.propeller.data import FsspecDataStore
 from flytecore.propeller.engine import Engine, Run
 from flytecore.sdk.serialize import SerializationSettings, compile_entity
+from flytecore.spec import idl
 from flytecore.spec.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
 from flytecore.spec.literals import LiteralMap
 from flytecore.spec.phases import TaskExecutionPhase
@@ -99,11 +100,16 @@ def workflow_object(
         value = (inputs or {}).get(name, default)
         literals[name] = engine.to_literal(value, tp)
     name = f"e{next(_names)}"
+    # As the admin does before it hands an execution over: the inputs are stored at inputs_uri
+    # (the workflow store keeps the object without them).
+    inputs_uri = tmp_path / name / "inputs.pb"
+    inputs_uri.parent.mkdir(parents=True, exist_ok=True)
+    inputs_uri.write_bytes(idl.literal_map_to_bytes(LiteralMap(literals=literals)))
     return WorkflowObject(
         execution_id=WorkflowExecutionIdentifier(project="p", domain="development", name=name),
         closure=closure,
         inputs=LiteralMap(literals=literals),
-        inputs_uri=str(tmp_path / name / "inputs.pb"),
+        inputs_uri=str(inputs_uri),
         metadata_prefix=str(tmp_path / name),
         raw_output_prefix=str(tmp_path / "raw" / name),
         launch_plan_id=Identifier(

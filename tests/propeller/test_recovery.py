@@ -3,6 +3,7 @@ without re-running finished nodes; two propellers on one store never run the sam
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -91,6 +92,10 @@ def test_two_propellers_on_one_store_run_every_execution_once(tmp_path: Path) ->
         objs = [harness.workflow_object(kill_tasks.chain, tmp_path / "data", {"marker": str(tmp_path / f"m{i}")}) for i in range(3)]
         for obj in objs:
             first.launch(obj)
+            # Stored without its inputs (the admin stored them at inputs_uri): whichever
+            # propeller takes it reads them from there (the tasks get the marker path from them).
+            snapshot = first.store.get(execution_key(obj.execution_id))
+            assert snapshot is not None and json.loads(snapshot.obj)["inputs"] is None
         first.start()
         second.start()
         deadline = time.monotonic() + 120
