@@ -229,7 +229,7 @@ class Statements:
             .join(workflow_objects, workflow_objects.c.execution_id == wf.execution_id)
             .where(wf.execution_id == bindparam("id"))
         )
-        self.next_due: Select[Any] = select(func.min(wf.due_at))
+        self.next_due = Raw(select(func.min(wf.due_at)), dialect)
         self.pending_events: Select[Any] = (
             select(event_outbox.c.seq, event_outbox.c.execution_id, event_outbox.c.payload)
             .order_by(event_outbox.c.seq)

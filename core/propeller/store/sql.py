@@ -166,6 +166,11 @@ class SqlWorkflowStore:
         if limit < 1 or lease_seconds <= 0:
             raise ValueError(f"acquire needs limit >= 1 and lease_seconds > 0, got {limit}, {lease_seconds}")
         now = _now(now)
+        # Most passes find nothing new to lease (a chain's loop asks after every task): a read of
+        # the earliest due time settles that without a write transaction.
+        due = self.next_due_at()
+        if due is None or due > now:
+            return []
         expires = now + lease_seconds
         sql = self._sql
         with self._round() as cursor:
@@ -350,9 +355,22 @@ class SqlWorkflowStore:
     def next_due_at(self) -> float | None:
         """When the earliest round becomes acquirable (due, or a lease expires); None if nothing
         is due until woken."""
-        with self.engine.connect() as conn:
-            due: float | None = conn.execute(self._sql.next_due).scalar()
-        return due
+        # Asked before every sleep of the loop: on the driver's connection, without SQLAlchemy's
+        # per-statement work (a third of the call).
+        next_due = self._sql.next_due
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(next_due.sql, next_due.params({}))
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except self._dbapi_error as exc:
+            raise DBAPIError.instance(next_due.sql, None, exc, self._dbapi_error) from exc
+        finally:
+            connection.close()  # back to the pool, which ends the read transaction
+        return None if row is None or row[0] is None else float(row[0])
 
     # -- event outbox -------------------------------------------------------------------------
 

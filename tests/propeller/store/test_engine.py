@@ -88,8 +88,13 @@ def test_a_round_costs_few_statements(store: SqlWorkflowStore, recorded: list[st
     begin = ["BEGIN IMMEDIATE"] if sqlite else []
     any_of = "IN" if sqlite else "= ANY"
     store.add("e1", b"o", b"s", "QUEUED", now=100.0)
+    recorded.clear()
+    assert store.acquire("p1", limit=5, lease_seconds=30, now=99.0) == []
+    assert recorded == ["SELECT min"]  # nothing due yet: one read, no write transaction
+    recorded.clear()
     (leased,) = store.acquire("p1", limit=5, lease_seconds=30, now=100.0)
     assert recorded == [
+        "SELECT min",
         *begin,
         "UPDATE propeller_workflows",
         f"SELECT execution_id, object FROM propeller_workflow_objects WHERE execution_id {any_of}",
