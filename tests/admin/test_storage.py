@@ -276,6 +276,32 @@ def test_writing_again_replaces_the_file(store: MetadataStore) -> None:
     assert store.list_files() == [uri]
 
 
+def test_write_all_writes_every_document_or_refuses_before_writing(store: MetadataStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs, user_inputs = store.execution_inputs_uri(EXEC_ID), store.execution_user_inputs_uri(EXEC_ID)
+    store.write_all({inputs: b"merged", user_inputs: b"given"})
+    assert (store.read_bytes(inputs), store.read_bytes(user_inputs)) == (b"merged", b"given")
+    store.write_all({inputs: b"merged again"})  # replaces, as write_bytes does
+    assert store.read_bytes(inputs) == b"merged again"
+    before = store.list_files()
+    with pytest.raises(InvalidStoragePath):  # a URI outside the store: nothing written
+        store.write_all({user_inputs: b"x", "file:///etc/passwd": b"x"})
+    with pytest.raises(TypeError, match="needs bytes"):
+        store.write_all({user_inputs: b"x", inputs: "text"})  # type: ignore[dict-item]
+    assert store.list_files() == before and store.read_bytes(user_inputs) == b"given"
+    if inputs.startswith(("/", "file://")):
+        # A flush that fails: no file replaced, no temporary file left.
+        import flytecore.admin.storage as storage
+
+        def failing(fds: list[int]) -> None:
+            raise OSError("disk gone")
+
+        monkeypatch.setattr(storage, "_fsync_together", failing)
+        with pytest.raises(OSError, match="disk gone"):
+            store.write_all({inputs: b"new", user_inputs: b"new"})
+        assert (store.read_bytes(inputs), store.read_bytes(user_inputs)) == (b"merged again", b"given")
+        assert store.list_files() == before
+
+
 def test_error_document_round_trips_and_is_flyteidl(store: MetadataStore) -> None:
     uri = store.task_error_uri(TASK_EXEC_ID)
     doc = ErrorDocument(code="USER:ValueError", message="boom", origin=spec.ErrorKind.USER, recoverable=True)

@@ -160,9 +160,7 @@ class ExecutionCreation(SingleTaskLaunchPlans):
             ) from None
         # 6. Write the inputs: as run (inputs.pb, what the engine reads) and as the user gave them.
         try:
-            self.store.write_bytes(row.inputs_uri, merged_bytes)
-            if row.user_inputs_uri != row.inputs_uri:
-                self.store.write_bytes(row.user_inputs_uri, user_bytes)
+            self.store.write_all({row.inputs_uri: merged_bytes, row.user_inputs_uri: user_bytes})
         except Exception as exc:  # storage of any fsspec backend: record why, never leave it QUEUED
             self._record_failure(eid, "InputsNotWritten", f"the inputs could not be written: {exc}")
             raise AdminError(f"execution {show_execution(eid)} failed: its inputs could not be written: {exc}") from exc
