@@ -25,7 +25,7 @@ import os
 import shutil
 import threading
 
-__all__ = ["PUBLISH_EVERY", "Spools", "link", "publish"]
+__all__ = ["PUBLISH_EVERY", "Spools", "link", "publish", "publish_if_written", "streams"]
 
 PUBLISH_EVERY = 0.25
 """Seconds between a worker's checks for written spools while a job runs."""
@@ -55,17 +55,35 @@ def link(spool: str, target: str) -> bool:
     return False
 
 
-def publish(spool: str, target: str) -> None:
-    """Give ``target`` what the spool holds, by a hard link where one can be made, else a copy;
-    nothing when the spool is empty or missing (a worker that died before its first job)."""
+def publish(spool: str, target: str, *, linkable: bool = True) -> bool:
+    """Give ``target`` what the spool holds: a hard link where one can be made (and
+    ``linkable``), else a copy. Returns whether it is a link."""
+    if linkable and link(spool, target):
+        return True
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copyfile(spool, target)
+    return False
+
+
+def streams(stdout_path: str | None, stderr_path: str | None) -> dict[str, int]:
+    """A job's log path -> the index of the spool that holds it (0: stdout's, 1: stderr's); a
+    stream without a path has none, both streams to one path share stdout's."""
+    used: dict[str, int] = {}
+    for index, path in enumerate((stdout_path, stderr_path)):
+        if path is not None:
+            used.setdefault(path, index)
+    return used
+
+
+def publish_if_written(spool: str, target: str) -> None:
+    """:func:`publish`, for a job whose worker died (the worker could not); nothing for an
+    empty or missing spool (a worker that died before its first job)."""
     try:
         if os.path.getsize(spool) == 0:
             return
     except FileNotFoundError:
         return
-    if not link(spool, target):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copyfile(spool, target)
+    publish(spool, target)
 
 
 class Spools:
@@ -96,15 +114,13 @@ class Spools:
     def begin(self, stdout_path: str | None, stderr_path: str | None) -> list[tuple[int, int]]:
         """Point fds 1 and 2 at the spools for a job logging to these paths; returns the
         ``(fd, saved copy)`` pairs that undo it (:func:`flytecore.sdk._streams.restore_fds`).
-        A stream without a path keeps its fd; both streams to one path share the stdout spool."""
+        A stream without a path keeps its fd (see :func:`streams`)."""
+        used = streams(stdout_path, stderr_path)
         saved: list[tuple[int, int]] = []
-        used: dict[str, int] = {}
         for target, path in ((1, stdout_path), (2, stderr_path)):
-            if path is None:
-                continue
-            index = used.setdefault(path, target - 1)
-            saved.append((target, os.dup(target)))
-            os.dup2(self._fds[index], target)
+            if path is not None:
+                saved.append((target, os.dup(target)))
+                os.dup2(self._fds[used[path]], target)
         with self._lock:
             self._job = [[index, path, False] for path, index in used.items()]
         return saved
@@ -132,16 +148,9 @@ class Spools:
             index, path, published = stream
             if published or os.fstat(self._fds[index]).st_size == 0:
                 continue
-            if self.linkable and link(self.paths[index], path):
+            if live:  # a link only: a copy is made once, when nothing more comes
+                stream[2] = self.linkable and link(self.paths[index], path)
+                self.linkable = stream[2]
+            else:
+                self.linkable = publish(self.paths[index], path, linkable=self.linkable)
                 stream[2] = True
-                continue
-            self.linkable = False
-            if not live:  # a copy is made once, when nothing more comes
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                shutil.copyfile(self.paths[index], path)
-                stream[2] = True
-
-    def close(self) -> None:
-        for fd in self._fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)

@@ -25,7 +25,7 @@ from types import MappingProxyType, TracebackType
 import attrs
 
 from flytecore.propeller.backends.local._process import READY, WorkerProcess
-from flytecore.propeller.backends.local._spool import publish
+from flytecore.propeller.backends.local._spool import publish_if_written, streams
 from flytecore.propeller.backends.local.jobs import (
     Job,
     JobHandle,
@@ -306,14 +306,11 @@ class WorkerPool:
         spools = self._spools(slot)
         if spools is None:
             return
-        streams = {job.stdout_path: spools[0]}
-        streams.setdefault(job.stderr_path, spools[1])
-        for path, spool in streams.items():
-            if path is not None:
-                try:
-                    publish(spool, path)
-                except OSError as exc:
-                    log.warning("the output of job %s could not be published to %s: %s", job.job_id, path, exc)
+        for path, index in streams(job.stdout_path, job.stderr_path).items():
+            try:
+                publish_if_written(spools[index], path)
+            except OSError as exc:
+                log.warning("the output of job %s could not be published to %s: %s", job.job_id, path, exc)
 
     def _take(self, worker: WorkerProcess | None) -> JobHandle | None:
         """Block until there is a job (returned, now running on ``worker``) or the pool closes."""
