@@ -104,6 +104,14 @@ def migrate(db_url: str | None) -> None:
     help="Tasks of one execution running at once when neither the execution nor its launch plan "
     "sets it (FlyteAdmin's maxParallelism; 0: no limit).  [default: 25]",
 )
+@click.option(
+    "--inline-event-data-bytes",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="BYTES",
+    help="Keep a node or task event's inputs and outputs of at most this size in the database; write larger "
+    "ones to metadata storage (0: always write them, FlyteAdmin's default policy).  [default: 65536]",
+)
 def serve(
     db_url: str | None,
     storage_prefix: str | None,
@@ -115,6 +123,7 @@ def serve(
     auth_token_file: str | None,
     workflow_store: str | None,
     max_parallelism: int | None,
+    inline_event_data_bytes: int | None,
 ) -> None:
     """Serve FlyteAdmin's gRPC API and the admin's HTTP server.
 
@@ -142,6 +151,7 @@ def serve(
         "raw_data_prefix": raw_data_prefix,
         "http_base_url": http_base_url,
         "max_parallelism": max_parallelism,
+        "inline_event_data_bytes": inline_event_data_bytes,
     }
     config = AdminConfig(**{k: v for k, v in given.items() if v is not None})
     try:

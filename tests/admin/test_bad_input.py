@@ -177,6 +177,27 @@ def oversize_event() -> event_pb2.TaskExecutionEventRequest:
     return event_pb2.TaskExecutionEventRequest(event=task_event(phase=3, phase_version=1, custom_info=info))
 
 
+def _length_delimited(number: int, payload: bytes) -> bytes:
+    """Field ``number`` holding ``payload``, in protobuf's wire format."""
+    out = bytearray()
+    for value in (number << 3 | 2, len(payload)):
+        while value > 0x7F:
+            out.append(value & 0x7F | 0x80)
+            value >>= 7
+        out.append(value)
+    return bytes(out) + payload
+
+
+def corrupt_inline_map(field: str) -> bytes:
+    """A CreateNodeEvent request whose event's inline literal map ``field`` is cut short (a
+    client's bug): the bytes gRPC hands the admin."""
+    event = node_event(phase=3)
+    literal_map = literals_pb2.LiteralMap(literals={"o0": integer(4)}).SerializeToString()
+    number = event.DESCRIPTOR.fields_by_name[field].number
+    event_bytes = event.SerializeToString() + _length_delimited(number, literal_map[:-2])
+    return _length_delimited(event_pb2.NodeExecutionEventRequest.DESCRIPTOR.fields_by_name["event"].number, event_bytes)
+
+
 # --- the cases ----------------------------------------------------------------------------------------
 
 
@@ -210,6 +231,10 @@ CASES = [
          "not a valid flyteidl.admin.ProjectRegisterRequest"),
     case("malformed-bytes-node-event", "CreateNodeEvent", lambda: b"\xff", INVALID,
          "not a valid flyteidl.admin.NodeExecutionEventRequest"),
+    case("corrupt-inline-outputs-node-event", "CreateNodeEvent", lambda: corrupt_inline_map("output_data"), INVALID,
+         "CreateNodeEvent: the request is not a valid flyteidl.admin.NodeExecutionEventRequest", "(in event.output_data.literals)"),
+    case("corrupt-inline-inputs-node-event", "CreateNodeEvent", lambda: corrupt_inline_map("input_data"), INVALID,
+         "(in event.input_data.literals)"),
     case("template-id-differs", "CreateTask", lambda: _task_with_template_name("other.task"), INVALID,
          "template id does not match"),
     case("input-literal-of-wrong-type", "CreateExecution", lambda: create_execution(inputs={"a": text("one")}), INVALID,

@@ -168,3 +168,23 @@ def test_inserts_that_the_database_refuses_at_the_end_raise_its_errors(
     with pytest.raises(AlreadyExists), repo.transaction() as tx, tx.write_back():
         tx.insert(m.NodeExecution, {**KEY, "phase": 2})
     assert repo.get_node_execution(nid()).phase == 1
+
+
+@pytest.mark.parametrize("inputs", [b"\x0a\x05\x0a\x01a\x12\x00", b""], ids=["a-map", "an-empty-map"])
+def test_inline_inputs_in_the_buffer_read_and_write_as_the_database_gives_them(repo: Repository, inputs: bytes) -> None:
+    """``input_data``: NULL until inline inputs are recorded; bytes after, an empty map's too
+    (b"" is recorded inputs, not NULL), in the buffer as in the database."""
+    repo.create_execution(execution())
+    with repo.transaction() as tx, tx.write_back():
+        tx.insert(m.NodeExecution, {**KEY, "phase": 1})
+        tx.insert(m.TaskExecution, {**TASK_KEY, "phase": 1, "input_data": bytearray(inputs)})
+        assert tx.row(m.NodeExecution, KEY).input_data is None
+        tx.update(m.NodeExecution, KEY, {"phase": 2, "input_data": inputs}, {"phase": 1, "input_data": None})
+        buffered = tx.row(m.NodeExecution, KEY), tx.row(m.TaskExecution, TASK_KEY)
+        with pytest.raises(ConcurrentUpdate):  # IS NULL no longer holds, even for b""
+            tx.update(m.NodeExecution, KEY, {"phase": 3}, {"input_data": None})
+    with repo.transaction() as tx:
+        selected = tx.row(m.NodeExecution, KEY), tx.row(m.TaskExecution, TASK_KEY)
+    assert buffered == selected
+    assert [(type(row.input_data), row.input_data) for row in selected] == [(bytes, inputs)] * 2
+    assert repo.get_node_execution(nid()).input_data == repo.get_task_execution(teid()).input_data == inputs

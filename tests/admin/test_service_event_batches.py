@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.core import literals_pb2
 from flyteidl.event import event_pb2
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -25,14 +28,16 @@ from flytecore.admin.service import (
     NotFoundError,
 )
 from flytecore.admin.service.errors import AbortedError
+from flytecore.admin.service.events.rules import serialized
 from flytecore.spec.identifiers import NodeExecutionIdentifier, WorkflowExecutionIdentifier
 from flytecore.spec.phases import NodeExecutionPhase as Node
 from flytecore.spec.phases import TaskExecutionPhase as Task
 from flytecore.spec.phases import WorkflowExecutionPhase as Wf
 from tests.admin import test_service_events as events
+from tests.admin.conftest import storage_files
 from tests.admin.test_db_transaction_batch import count_statements, writes
 from tests.admin.test_service_events import RUN, T0, at, node_id, outputs, task_id
-from tests.admin.test_service_executions import DOMAIN, PROJECT, exec_id, integer, launch
+from tests.admin.test_service_executions import DOMAIN, PROJECT, exec_id, integer, launch, text
 
 admin = events.admin
 launcher = events.launcher
@@ -294,8 +299,9 @@ def in_batches(admin: AdminService, requests: list[Any], size: int) -> list[Base
     ]
 
 
+@pytest.mark.parametrize("limit", [64 * 1024, 0], ids=["inline", "offload"])
 def test_batches_with_many_events_per_record_store_what_the_calls_one_by_one_store(
-    run: AdminService, no_fallback: None
+    run: AdminService, no_fallback: None, limit: int
 ) -> None:
     def events(run: str) -> list[Any]:
         return [
@@ -305,6 +311,7 @@ def test_batches_with_many_events_per_record_store_what_the_calls_one_by_one_sto
             wf(Wf.SUCCEEDED, 51, run, output_data=outputs(o0=8)),
         ]
 
+    run.config = attrs.evolve(run.config, inline_event_data_bytes=limit)
     for name in ("run-2", "run-3"):
         launch(run, {"a": integer(1)}, name=name)
     assert run.create_events(events(RUN)) == [None] * 23  # all in one batch
@@ -319,6 +326,68 @@ def test_batches_with_many_events_per_record_store_what_the_calls_one_by_one_sto
         [{"name": "stdout", "uri": "file:///log/n0"}],
     )
     assert stored["Execution"][0]["closure"].phase == Wf.SUCCEEDED
+    # The small inline inputs and outputs kept in the rows (inline), or in files (offload).
+    node_closure = node_execution_pb2.NodeExecutionClosure.FromString(stored["NodeExecution"][2]["closure"])
+    if limit:
+        assert [(n["input_data"], n["input_uri"], n["output_uri"]) for n in stored["NodeExecution"]] == [
+            (serialized(outputs(a=i)), "", "") for i in range(4)
+        ]
+        assert [t["input_data"] for t in stored["TaskExecution"]] == [None] * 4  # the chain's tasks send none
+        assert node_closure.output_data == outputs(o0=2)
+    else:
+        assert [n["input_data"] for n in stored["NodeExecution"]] == [None] * 4
+        assert stored["NodeExecution"][2]["input_uri"].endswith("/executions/run-0/nodes/n2/inputs.pb")
+        assert node_closure.output_uri.endswith("/executions/run-0/nodes/n2/outputs.pb")
+    files = {name: storage_files(run_folder(run, name)) for name in (RUN, "run-2", "run-3")}
+    assert files[RUN] == files["run-2"] == files["run-3"]
+    per_task = {f"nodes/n{i}/{name}" for i in range(4) for name in ("inputs.pb", "outputs.pb", "0/outputs.pb")}
+    # CreateExecution's inputs and the execution's outputs (always a file), and per task offloaded.
+    assert set(files[RUN]) == {"inputs.pb", "user_inputs.pb", "outputs.pb"} | (set() if limit else per_task)
+
+
+def run_folder(admin: AdminService, name: str) -> Path:
+    return Path(admin.store.prefix) / f"metadata/{PROJECT}/{DOMAIN}/executions/{name}"
+
+
+def text_of(size: int) -> literals_pb2.LiteralMap:
+    return literals_pb2.LiteralMap(literals={"s": text("x" * size)})
+
+
+@pytest.mark.parametrize("limit", [64 * 1024, 1000, 0], ids=["inline", "mixed", "offload"])
+def test_a_batch_keeps_or_offloads_inline_data_as_the_calls_one_by_one_do(
+    run: AdminService, no_fallback: None, limit: int
+) -> None:
+    """Each map kept or offloaded by its own size (mixed: the small ones kept, the large ones
+    offloaded), and the first inputs of a record winning within a batch, as one by one."""
+
+    def events(name: str) -> list[Any]:
+        small, large = outputs(a=1, b=3), text_of(2000)
+        return [
+            node("n0", Node.QUEUED, 1, name, input_data=small),
+            node("n0", Node.RUNNING, 2, name, input_data=outputs(a=9)),  # not recorded: the first inputs win
+            task("n0", Task.RUNNING, 3, name, input_data=small),
+            task("n0", Task.SUCCEEDED, 4, name, output_data=large),
+            node("n0", Node.SUCCEEDED, 5, name, output_data=large),
+            node("n1", Node.QUEUED, 6, name, input_data=large),
+            node("n1", Node.SUCCEEDED, 7, name, output_data=small),
+        ]
+
+    run.config = attrs.evolve(run.config, inline_event_data_bytes=limit)
+    launch(run, {"a": integer(1)}, name="run-2")
+    assert run.create_events(events(RUN)) == [None] * 7
+    assert one_by_one(run, events("run-2")) == [None] * 7
+    assert rows(run, RUN) == rows(run, "run-2")
+    assert storage_files(run_folder(run, RUN)) == storage_files(run_folder(run, "run-2"))
+
+    (n0, n1), (t0,) = rows(run, RUN)["NodeExecution"], rows(run, RUN)["TaskExecution"]
+    small_kept, large_kept = limit > 0, limit > 2000
+    assert (n0["input_data"], t0["input_data"]) == ((serialized(outputs(a=1, b=3)),) * 2 if small_kept else (None, None))
+    assert n1["input_data"] == (serialized(text_of(2000)) if large_kept else None)
+    assert sorted(storage_files(run_folder(run, RUN))) == sorted(
+        {"inputs.pb", "user_inputs.pb"}
+        | (set() if small_kept else {"nodes/n0/inputs.pb", "nodes/n1/outputs.pb"})
+        | (set() if large_kept else {"nodes/n0/outputs.pb", "nodes/n0/0/outputs.pb", "nodes/n1/inputs.pb"})
+    )
 
 
 @pytest.mark.parametrize("tasks", [1, 12])

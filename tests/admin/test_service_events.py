@@ -147,7 +147,8 @@ def test_happy_path_updates_execution_nodes_and_tasks_with_outputs_and_durations
     assert [(log.name, log.uri) for log in attempt.closure.logs] == [("stdout", "file:///log/1"), ("stderr", "file:///log/2")]
     assert attempt.closure.reason == "still going"
     got = admin.get_task_execution(task_execution_pb2.TaskExecutionGetRequest(id=task_id("n0")))
-    assert got.closure.output_uri.endswith("/nodes/n0/0/outputs.pb")
+    # Small inline outputs stay in the closure (the inline event data policy, test_service_event_data).
+    assert got.closure.output_uri == "" and ints(got.closure.output_data) == {"o0": 4}
     task_data = admin.get_task_execution_data(task_execution_pb2.TaskExecutionGetDataRequest(id=task_id("n0")))
     assert ints(task_data.full_outputs) == {"o0": 4}
 

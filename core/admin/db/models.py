@@ -310,6 +310,9 @@ class NodeExecution(Base):
     closure: Mapped[bytes] = mapped_column(default=b"")
     input_uri: Mapped[str] = mapped_column(default="")
     output_uri: Mapped[str] = mapped_column(default="")
+    # Inputs an event sent inline, kept here when small (a serialized flyteidl LiteralMap;
+    # input_uri is then empty). Small inline outputs live in the closure's output_data.
+    input_data: Mapped[bytes | None] = mapped_column(default=None)
     # Not a foreign key: a child's first event may arrive before its parent's.
     parent_node_id: Mapped[str | None] = mapped_column(default=None)
     retry_group: Mapped[str | None] = mapped_column(default=None)
@@ -362,6 +365,8 @@ class TaskExecution(Base):
     closure: Mapped[bytes] = mapped_column(default=b"")
     input_uri: Mapped[str] = mapped_column(default="")
     output_uri: Mapped[str] = mapped_column(default="")
+    # As NodeExecution.input_data.
+    input_data: Mapped[bytes | None] = mapped_column(default=None)
     logs: Mapped[list[Any]] = mapped_column(default=list)
     started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     duration: Mapped[float] = mapped_column(default=0.0)

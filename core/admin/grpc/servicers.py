@@ -10,7 +10,9 @@ gains methods.
 Every way a call can fail leaves with a deliberate status, never ``UNKNOWN``:
 
 - :class:`~flytecore.admin.service.errors.AdminError` -> the gRPC status named by its ``code``;
-- a request whose bytes are not the RPC's protobuf message -> ``INVALID_ARGUMENT``;
+- a request whose bytes are not the RPC's protobuf message -> ``INVALID_ARGUMENT``, naming the
+  field whose bytes are corrupt when it can be told (``event.output_data``: a client's corrupt
+  inline literal map);
 - any other exception (a bug, a lost database) -> ``INTERNAL`` with the exception's type and
   message, logged with its traceback.
 """
@@ -35,7 +37,7 @@ from flyteidl.service import (
     signal_pb2_grpc,
 )
 from google.protobuf import message_factory
-from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 
 from flytecore.admin.service.errors import AdminError
@@ -212,9 +214,68 @@ def _parser(message_class: Any) -> Callable[[bytes], Message | MalformedRequest]
         try:
             return message_class.FromString(data)  # type: ignore[no-any-return]
         except Exception as exc:  # DecodeError, or a nesting-depth error: both mean bad bytes
-            return MalformedRequest(message_class.DESCRIPTOR.full_name, str(exc) or type(exc).__name__)
+            error = str(exc) or type(exc).__name__
+            where = _corrupt_field(message_class.DESCRIPTOR, data)
+            return MalformedRequest(message_class.DESCRIPTOR.full_name, f"{error} (in {where})" if where else error)
 
     return parse
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    """The varint at ``position`` and the position after it. :raises IndexError: cut short."""
+    value = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, position
+        shift += 7
+
+
+_BLAME_DEPTH = 8
+"""How deep :func:`_corrupt_field` looks: each level parses its part of the request again."""
+
+
+def _corrupt_field(descriptor: Descriptor, data: bytes, depth: int = _BLAME_DEPTH) -> str:
+    """Where the serialized ``descriptor`` message ``data`` is corrupt: the dotted path of the
+    deepest field (up to ``depth`` fields down) whose bytes do not parse
+    (``event.output_data.literals``), or "" if no one field can be blamed (the message's own
+    framing is broken). Only run on bytes that already failed to parse, to say where."""
+    if depth == 0:
+        return ""
+    position = 0
+    try:
+        while position < len(data):
+            tag, position = _varint(data, position)
+            wire_type, field = tag & 7, descriptor.fields_by_number.get(tag >> 3)
+            if wire_type == 0:
+                _, position = _varint(data, position)
+            elif wire_type in (1, 5):
+                position += 8 if wire_type == 1 else 4
+            elif wire_type == 2:
+                size, position = _varint(data, position)
+                payload, position = data[position : position + size], position + size
+                if field is None:
+                    continue
+                if position > len(data):
+                    return field.name
+                if field.type == FieldDescriptor.TYPE_MESSAGE:
+                    try:
+                        message_factory.GetMessageClass(field.message_type).FromString(payload)
+                    except Exception:
+                        inner = _corrupt_field(field.message_type, payload, depth - 1)
+                        return f"{field.name}.{inner}" if inner else field.name
+                elif field.type == FieldDescriptor.TYPE_STRING:
+                    try:
+                        payload.decode()
+                    except UnicodeDecodeError:
+                        return field.name
+            else:  # groups (unused by flyteidl) or a broken tag
+                return ""
+    except IndexError:
+        return ""
+    return ""
 
 
 def _serialize(message: Message) -> bytes:

@@ -21,8 +21,13 @@ Each update is conditional on the phase (and phase version) read, through the re
 ``expect=``: of two events racing for one record exactly one is written; the other re-reads and
 is judged again (usually ALREADY_EXISTS). After a few lost races the call is ABORTED.
 
-Outputs: an ``output_uri`` is recorded as given; inline ``output_data`` is written to the
-record's ``outputs.pb`` (FlyteAdmin's default "offload" policy) and that URI recorded.
+Inputs and outputs: an ``input_uri`` / ``output_uri`` is recorded as given. Inline
+``input_data`` / ``output_data`` of a node or task execution follows FlyteAdmin's inline event
+data policy, by size (``AdminConfig.inline_event_data_bytes``, 64 KiB): a small map is kept in
+the database (inputs in the record's ``input_data`` column, outputs in its closure's
+``output_data``), a larger one is written to the record's ``inputs.pb`` / ``outputs.pb`` and
+that URI recorded (FlyteAdmin's "offload" policy; 0 offloads all). An execution's inline
+outputs are always offloaded. Inputs are fixed once recorded: the first event's win.
 ``started_at`` is set by the first RUNNING event, the duration by the terminal one.
 
 ``create_events`` applies a batch of events in order in one transaction (the in-process

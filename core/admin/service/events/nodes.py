@@ -38,7 +38,8 @@ class NodeEvents(EventRecording):
         event = request.event
         nid = self._node_id(event.id)
         phase = phase_of(NodePhase, event.phase, "node execution")
-        self._check_event(event, "node execution")
+        what = f"node {nid.node_id} of execution {show_execution(nid.execution_id)}"  # type: ignore[arg-type]
+        data = self._check_event(event, "node execution", what)
         for field in ("retry_group", "spec_node_id"):
             check_text(getattr(event, field), field)
         if event.parent_node_metadata.node_id:
@@ -46,7 +47,6 @@ class NodeEvents(EventRecording):
         if event.HasField("parent_task_metadata"):
             check_id_part(event.parent_task_metadata.id.node_execution_id.node_id, "parent_task_metadata node id")
         at = occurred_at(event)
-        what = f"node {nid.node_id} of execution {show_execution(nid.execution_id)}"  # type: ignore[arg-type]
         if event.HasField("workflow_node_metadata"):  # FlyteAdmin: the child execution must exist
             child = execution_id_of(event.workflow_node_metadata.execution_id, self.config.domains, "launched execution")
             with repository_errors():
@@ -57,9 +57,7 @@ class NodeEvents(EventRecording):
                 node_execution_pb2.NodeExecutionClosure(created_at=timestamp(at)))
             started_at = row.started_at if row else None
             changes = record_times(closure, started_at, phase == NodePhase.RUNNING, phase.is_terminal, at)
-            uri = self._result(event, closure, changes, lambda: self.store.node_outputs_uri(nid))
-            if uri:
-                closure.output_uri = uri
+            self._result(event, data, closure, changes, lambda: self.store.node_outputs_uri(nid))
             if event.HasField("workflow_node_metadata"):
                 # flyteidl spells this one admin field in camelCase.
                 closure.workflow_node_metadata.executionId.CopyFrom(event.workflow_node_metadata.execution_id)
@@ -74,8 +72,7 @@ class NodeEvents(EventRecording):
                     closure.dynamic_job_spec_uri = meta.dynamic_workflow.dynamic_job_spec_uri
             if event.deck_uri:
                 closure.deck_uri = event.deck_uri
-            if not (row and row.input_uri):  # inputs are fixed once recorded (FlyteAdmin keeps the first)
-                changes["input_uri"] = self._inputs(event, lambda: self.store.node_inputs_uri(nid))
+            changes.update(self._inputs(event, data, row, lambda: self.store.node_inputs_uri(nid)))
             # Flags only ever turn on: not every event of a dynamic node carries them.
             for flag, given in (("is_parent", event.is_parent), ("is_dynamic", event.is_dynamic), ("is_array", event.is_array)):
                 if given:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from flyteidl.admin import node_execution_pb2, task_execution_pb2
 from flyteidl.core import compiler_pb2
+from google.protobuf.message import Message
 
 from flytecore.admin.db import models as m
 from flytecore.admin.service.base import ServiceBase, sort_of
 from flytecore.admin.service.errors import repository_errors
-from flytecore.admin.service.executions.data import data_response
+from flytecore.admin.service.executions.data import data_response, inline_literal_map
 from flytecore.admin.service.executions.ids import execution_id_of, node_execution_id_of, task_execution_id_of
 from flytecore.admin.service.validation import check_id_part
+from flytecore.admin.storage import MetadataStore
 from flytecore.spec import idl
 from flytecore.spec.identifiers import (
     Identifier,
@@ -21,6 +25,8 @@ from flytecore.spec.identifiers import (
 )
 
 __all__ = ["NodeAndTaskExecutionReads"]
+
+R = TypeVar("R", bound=Message)
 
 
 class NodeAndTaskExecutionReads(ServiceBase):
@@ -56,7 +62,9 @@ class NodeAndTaskExecutionReads(ServiceBase):
         """A node execution's inputs and outputs (and its dynamic workflow, if it made one)."""
         with repository_errors():
             row = self.repo.get_node_execution(node_execution_id_of(request.id, self.config.domains))
-        response = data_response(self.store, node_execution_pb2.NodeExecutionGetDataResponse, row.input_uri, row.output_uri)
+        closure = node_execution_pb2.NodeExecutionClosure.FromString(row.closure)
+        what = f"node {row.node_id} of execution {_execution_of(row)}"
+        response = _data_of(self.store, node_execution_pb2.NodeExecutionGetDataResponse, row, closure, what)
         if row.dynamic_workflow_uri:
             compiled = compiler_pb2.CompiledWorkflowClosure.FromString(self.store.read_bytes(row.dynamic_workflow_uri))
             response.dynamic_workflow.id.CopyFrom(compiled.primary.template.id)
@@ -87,7 +95,24 @@ class NodeAndTaskExecutionReads(ServiceBase):
         """A task attempt's inputs and outputs."""
         with repository_errors():
             row = self.repo.get_task_execution(task_execution_id_of(request.id, self.config.domains))
-        return data_response(self.store, task_execution_pb2.TaskExecutionGetDataResponse, row.input_uri, row.output_uri)
+        closure = task_execution_pb2.TaskExecutionClosure.FromString(row.closure)
+        what = f"task {row.task_name} attempt {row.retry_attempt} of node {row.node_id} of execution {_execution_of(row)}"
+        return _data_of(self.store, task_execution_pb2.TaskExecutionGetDataResponse, row, closure, what)
+
+
+def _execution_of(row: m.NodeExecution | m.TaskExecution) -> str:
+    return f"{row.execution_project}/{row.execution_domain}/{row.execution_name}"
+
+
+def _data_of(store: MetadataStore, response: type[R], row: Any, closure: Any, what: str) -> R:
+    """A node or task execution's Get*DataResponse: its inputs from ``input_uri`` or, kept in the
+    database, its ``input_data`` column; its outputs from ``output_uri`` or its closure's
+    ``output_data``."""
+    inline_outputs = closure.output_data if closure.WhichOneof("output_result") == "output_data" else None
+    return data_response(
+        store, response, row.input_uri, row.output_uri,
+        inline_inputs=inline_literal_map(row.input_data, f"inputs of {what}"), inline_outputs=inline_outputs,
+    )  # fmt: skip
 
 
 def _node_proto(row: m.NodeExecution) -> node_execution_pb2.NodeExecution:

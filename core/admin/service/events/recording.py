@@ -1,6 +1,13 @@
 """How events are applied: read the record, judge the transition, write it conditionally (one
 event, or a batch of them in one transaction, where each record is read once and written once);
-and where an event's data (inline inputs and outputs, errors) goes."""
+and where an event's data (inline inputs and outputs, errors) goes.
+
+Inline literal maps (``input_data``, ``output_data``) follow FlyteAdmin's inline event data
+policy, by size (``AdminConfig.inline_event_data_bytes``): a small one is kept in the database
+(inputs in the record's ``input_data`` column, outputs in its closure's ``output_data``), a larger
+one is written to the record's ``inputs.pb`` / ``outputs.pb`` and its location recorded, as
+FlyteAdmin's "offload" policy does. :meth:`EventRecording._kept_inline` decides, for both.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ from typing import Any
 
 from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.core import literals_pb2
+from google.protobuf.message import DecodeError
 
 from flytecore.admin.db import AlreadyExists, ConcurrentUpdate, NotFound, WriteTransaction
 from flytecore.admin.db import models as m
@@ -32,7 +41,7 @@ from flytecore.admin.service.limits import (
 )
 from flytecore.spec.identifiers import NodeExecutionIdentifier
 
-__all__ = ["EventPlan", "EventRecording"]
+__all__ = ["EventPlan", "EventRecording", "InlineData"]
 
 # The refusals: judged before anything is written, so a batch goes on after one.
 _REFUSED = {Code.ALREADY_EXISTS, Code.FAILED_PRECONDITION, Code.INVALID_ARGUMENT, Code.NOT_FOUND}
@@ -41,6 +50,11 @@ EVENT_TOO_LARGE = (
     "send inputs and outputs by location (input_uri / output_uri), keep logs, custom_info and "
     "error messages short, and write large error documents to storage (error_uri)"
 )
+
+
+InlineData = dict[str, bytes]
+"""An event's inline literal maps by field (``input_data``, ``output_data``), serialized and
+checked by :meth:`EventRecording._check_event`: what is recorded, inline or in a file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,46 +167,116 @@ class EventRecording(ServiceBase):
     def _create_event(self, request: Any) -> None:
         raise NotImplementedError  # EventService: one Create*Event call by request type
 
-    def _check_event(self, event: Any, kind: str) -> None:
+    def _check_event(self, event: Any, kind: str, what: str) -> InlineData:
         """What every event must be, checked before anything is read: within the size limits
-        (as a whole and its inline literal maps), with an error kind flyteidl knows."""
+        (as a whole and its inline literal maps), its inline literal maps readable back, with an
+        error kind flyteidl knows. ``what`` names the record (for errors). Returns the inline
+        literal maps, serialized once here for :meth:`_result` and :meth:`_inputs`."""
         check_size(event, MAX_EVENT_BYTES, f"the {kind} event", EVENT_TOO_LARGE)
+        data: InlineData = {}
         for field in ("input_data", "output_data"):
             if field in event.DESCRIPTOR.fields_by_name and event.HasField(field):
-                check_size(
-                    getattr(event, field), MAX_EVENT_DATA_BYTES, f"the {kind} event's {field}", OFFLOAD_EVENT_DATA
-                )
+                serialized_map = serialized(getattr(event, field))
+                name = f"the {kind} event's {field}"
+                check_size(len(serialized_map), MAX_EVENT_DATA_BYTES, name, OFFLOAD_EVENT_DATA)
+                _check_readable(serialized_map, f"{what}: {name}")
+                data[field] = serialized_map
         if event.HasField("error") and event.error.kind not in core_execution_pb2.ExecutionError.ErrorKind.values():
             kinds = ", ".join(core_execution_pb2.ExecutionError.ErrorKind.keys())
             raise InvalidArgumentError(f"the {kind} event's error kind {event.error.kind} is not one of {kinds}")
+        return data
 
     def _node_id(self, proto_id: Any) -> NodeExecutionIdentifier:
         return node_execution_id_of(proto_id, self.config.domains)
 
-    def _result(self, event: Any, closure: Any, changes: dict[str, Any], outputs_uri: Callable[[], str]) -> str:
-        """Record an event's outputs or error on ``closure``/``changes``; returns the outputs URI
-        (inline outputs written to ``outputs_uri()`` first), or "" if there are none."""
-        uri = ""
-        if event.output_uri:
-            uri = event.output_uri
-        elif event.HasField("output_data"):
-            uri = outputs_uri()
-            self.store.write_bytes(uri, serialized(event.output_data))
-        elif event.HasField("error"):
+    def _kept_inline(self, data: bytes) -> bool:
+        """FlyteAdmin's inline event data policy, by size: whether an event's literal map
+        (serialized ``data``) is kept in the database (at most ``inline_event_data_bytes``) rather
+        than written to storage. A limit of 0 keeps none, not even an empty map."""
+        limit = self.config.inline_event_data_bytes
+        return 0 < limit and len(data) <= limit
+
+    def _offload(self, data: bytes, uri: Callable[[], str]) -> str:
+        """Write an event's literal map to ``uri()`` (FlyteAdmin's offload policy); returns that URI."""
+        location = uri()
+        self.store.write_bytes(location, data)
+        return location
+
+    def _result(
+        self, event: Any, data: InlineData, closure: Any, changes: dict[str, Any], outputs_uri: Callable[[], str]
+    ) -> None:
+        """Record an event's outputs or error on ``closure`` and ``changes``.
+
+        Outputs by location (``output_uri``) are recorded as given. Inline outputs of a node or
+        task execution stay in its closure (``output_data``, ``output_uri`` left empty) when
+        :meth:`_kept_inline`; otherwise they are written to ``outputs_uri()`` and that location
+        recorded. An execution's inline outputs always go to storage (its ``outputs.uri`` and
+        ``outputs_uri`` column): the policy spares a file per task, an execution writes one at
+        its end. An error goes to the closure and the ``error`` column.
+        """
+        execution = isinstance(closure, execution_pb2.ExecutionClosure)
+        uri = event.output_uri
+        if not uri and "output_data" in data:
+            if not execution and self._kept_inline(data["output_data"]):
+                closure.output_data.CopyFrom(event.output_data)
+            else:
+                uri = self._offload(data["output_data"], outputs_uri)
+        elif not uri and event.HasField("error"):
             closure.error.CopyFrom(event.error)
             changes["error"] = {
                 "code": event.error.code, "message": event.error.message, "error_uri": event.error.error_uri,
                 "kind": core_execution_pb2.ExecutionError.ErrorKind.Name(event.error.kind),
             }
-        if uri:
-            changes["outputs_uri" if isinstance(closure, execution_pb2.ExecutionClosure) else "output_uri"] = uri
-        return uri
+        if uri and execution:
+            closure.outputs.uri = changes["outputs_uri"] = uri
+        elif uri:
+            closure.output_uri = changes["output_uri"] = uri
 
-    def _inputs(self, event: Any, inputs_uri: Callable[[], str]) -> str:
+    def _inputs(self, event: Any, data: InlineData, row: Any, inputs_uri: Callable[[], str]) -> dict[str, Any]:
+        """The columns that record an event's inputs on its node or task execution (``row``;
+        None when the event creates it): ``input_uri`` as given; inline inputs in the
+        ``input_data`` column when :meth:`_kept_inline`, else written to ``inputs_uri()`` and that
+        location recorded. No columns when the event has no inputs, or when the record has its
+        inputs already: they are fixed once recorded, by location or inline (FlyteAdmin keeps the
+        first).
+        """
+        if row is not None and (row.input_uri or row.input_data is not None):
+            return {}
         if event.input_uri:
-            return str(event.input_uri)
-        if event.HasField("input_data"):
-            uri = inputs_uri()
-            self.store.write_bytes(uri, serialized(event.input_data))
-            return uri
-        return ""
+            return {"input_uri": event.input_uri}
+        if "input_data" not in data:
+            return {}
+        if self._kept_inline(data["input_data"]):
+            return {"input_data": data["input_data"]}
+        return {"input_uri": self._offload(data["input_data"], inputs_uri)}
+
+
+def _varint(value: int) -> bytes:
+    """``value`` in protobuf's varint encoding (a length prefix)."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+# The tag of a Literal's `map` field (length-delimited): a map behind it is parsed one level down.
+_LITERAL_MAP_TAG = _varint(literals_pb2.Literal.DESCRIPTOR.fields_by_name["map"].number << 3 | 2)
+
+
+def _check_readable(data: bytes, what: str) -> None:
+    """Refuse a serialized literal map that would not read back: INVALID_ARGUMENT naming ``what``.
+
+    It is parsed one level down, as a closure (kept outputs) and a Get*Data answer hold it. A map
+    that came over gRPC always passes (the server parsed it deeper, inside its request); one built
+    in process can fail, nested deeper than protobuf reads (100 levels), and would otherwise make
+    its record unreadable.
+    """
+    try:
+        literals_pb2.Literal.FromString(_LITERAL_MAP_TAG + _varint(len(data)) + data)
+    except DecodeError as exc:
+        raise InvalidArgumentError(
+            f"{what} is not a readable flyteidl LiteralMap ({exc}); the event was not recorded: "
+            "send it by location (input_uri / output_uri) or flatten the value"
+        ) from None

@@ -48,20 +48,18 @@ class TaskEvents(EventRecording):
             retry_attempt=event.retry_attempt,
         )
         phase = phase_of(TaskPhase, event.phase, "task execution")
-        self._check_event(event, "task execution")
-        at = occurred_at(event)
         node = tid.node_execution_id
         assert node is not None and node.execution_id is not None
         what = f"task {event.task_id.name} attempt {event.retry_attempt} of node {node.node_id} of execution {show_execution(node.execution_id)}"
+        data = self._check_event(event, "task execution", what)
+        at = occurred_at(event)
 
         def changes_for(row: Any) -> dict[str, Any]:
             closure = task_execution_pb2.TaskExecutionClosure.FromString(row.closure) if row else (
                 task_execution_pb2.TaskExecutionClosure(created_at=timestamp(at)))
             started_at = row.started_at if row else None
             changes = record_times(closure, started_at, phase == TaskPhase.RUNNING, phase.is_terminal, at)
-            uri = self._result(event, closure, changes, lambda: self.store.task_outputs_uri(tid))
-            if uri:
-                closure.output_uri = uri
+            self._result(event, data, closure, changes, lambda: self.store.task_outputs_uri(tid))
             # Logs accumulate over the phases (FlyteAdmin's mergeLogs): a link appears once.
             seen = {(log.name, log.uri) for log in closure.logs}
             closure.logs.extend(log for log in event.logs if (log.name, log.uri) not in seen)
@@ -72,8 +70,7 @@ class TaskEvents(EventRecording):
             merge_metadata(closure, event)  # a map's elements (external resources)
             closure.task_type = event.task_type or closure.task_type
             closure.event_version = event.event_version
-            if not (row and row.input_uri):
-                changes["input_uri"] = self._inputs(event, lambda: self.store.node_inputs_uri(node))
+            changes.update(self._inputs(event, data, row, lambda: self.store.node_inputs_uri(node)))
             closure.phase = int(phase)
             return {
                 **changes, "phase": int(phase), "phase_version": event.phase_version, "closure": serialized(closure),

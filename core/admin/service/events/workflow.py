@@ -53,9 +53,9 @@ class WorkflowEvents(EventRecording):
         event = request.event
         eid = execution_id_of(event.execution_id, self.config.domains)
         phase = phase_of(WfPhase, event.phase, "workflow execution")
-        self._check_event(event, "workflow execution")
-        at = occurred_at(event)
         what = f"execution {show_execution(eid)}"
+        data = self._check_event(event, "workflow execution", what)
+        at = occurred_at(event)
 
         def judge(row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             current = WfPhase(row.phase)
@@ -64,9 +64,7 @@ class WorkflowEvents(EventRecording):
                 raise FailedPreconditionError(f"{what} is ABORTING; only a terminal phase may follow, not {phase.name}")
             closure = execution_pb2.ExecutionClosure.FromString(row.closure)
             changes = record_times(closure, row.started_at, phase == WfPhase.RUNNING, phase.is_terminal, at)
-            uri = self._result(event, closure, changes, lambda: self.store.execution_outputs_uri(eid))
-            if uri:
-                closure.outputs.uri = uri
+            self._result(event, data, closure, changes, lambda: self.store.execution_outputs_uri(eid))
             closure.phase = int(phase)
             return {"phase": row.phase}, {**changes, "phase": int(phase), "closure": serialized(closure)}
 
