@@ -144,7 +144,10 @@ class TaskContext:
     :ivar template: the task template.
     :ivar task_execution_id: the attempt's id (task, node execution, retry attempt).
     :ivar inputs: the resolved inputs; also stored at ``inputs_uri`` (``inputs.pb``), except for an
-        element of flytekit's map_task, whose ``inputs_uri`` holds the whole lists (handlers/array.py).
+        element of flytekit's map_task, whose ``inputs_uri`` holds the whole lists (handlers/array.py),
+        and unless ``inputs_stored`` is False.
+    :ivar inputs_stored: False when nothing is at ``inputs_uri``: the executor said it hands a
+        task its inputs itself (:meth:`TaskExecutor.hands_inputs`) and they were small enough.
     :ivar output_prefix: where the task writes ``outputs.pb`` or ``error.pb`` (per attempt).
     :ivar raw_output_prefix: where the task writes raw data (files, dataframes).
     :ivar plugin_state: the executor's state for this attempt; changes are saved with the node.
@@ -167,6 +170,7 @@ class TaskContext:
     environment: dict[str, str]
     wake: Callable[[], None]
     now: float
+    inputs_stored: bool = True
 
     @property
     def job_id(self) -> str:
@@ -220,6 +224,10 @@ class TaskExecutor(Protocol):
 
     # Optional: ``finalize(ctx)`` cleans up after the attempt ended (its node is Succeeding or
     # Failing until it returns; an exception retries it at the next round).
+    # Optional: ``hands_inputs(template) -> bool``: the executor gives the task's process its
+    # inputs itself, from ``ctx.inputs``, when they are at most ``flytecore.sdk._handoff.LIMIT``
+    # bytes: the engine then does not store them (``ctx.inputs_stored`` is False) and the events
+    # carry them inline.
 
 
 class TaskBackend(Protocol):
@@ -251,6 +259,10 @@ class DataStore(Protocol):
         ...
 
     def read_bytes(self, uri: str) -> bytes | None: ...
+
+    def write_bytes(self, uri: str, data: bytes, *, unread: bool = False) -> None:
+        """Write ``data`` at ``uri`` (``unread``: see :meth:`write_literal_map`)."""
+        ...
 
 
 class ChildExecutions(Protocol):

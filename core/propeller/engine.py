@@ -34,7 +34,9 @@ from flytecore.propeller.failure_node import error_input_type, with_error_input
 from flytecore.propeller.handlers.task import WAKES
 from flytecore.propeller.scope import Cursor, Run, Scope, ScopeResult, node_kind, timeout_of, user_retries
 from flytecore.propeller.state import NodeStatus
+from flytecore.sdk import _handoff
 from flytecore.spec.execution import ErrorKind, ExecutionError
+from flytecore.spec.idl import literal_map_to_bytes
 from flytecore.spec.literals import LiteralMap
 from flytecore.spec.phases import NodePhase, WorkflowExecutionPhase
 from flytecore.spec.workflow import Node, OnFailurePolicy
@@ -379,11 +381,7 @@ class Engine:
             run.state.touch(key)
             input_uri = None
             if kind in ("task", "array") and scope.map_inputs_uri is None:
-                # The task's process reads them there (every attempt; a map over a task typed
-                # with the lists reads the array node's); the admin records where.
-                input_uri = ctx.inputs_uri
-                # Nothing reads them before the task is submitted, after this: written in place.
-                self.services.data.write_literal_map(input_uri, ctx.inputs, unread=True)
+                input_uri = self._store_inputs(run, node, ctx, kind)
             node_event(
                 run, key, node, status, now, parent_key=scope.parent_key, kind=kind,
                 inputs=None if input_uri else ctx.inputs, input_uri=input_uri,
@@ -393,6 +391,28 @@ class Engine:
             if transition.phase != NodePhase.RETRYABLE_FAILURE or not self._retry(run, node, status, transition, now):
                 break
         self._apply(run, scope, node, key, status, transition, now, kind)
+
+    def _store_inputs(self, run: Run, node: Node, ctx: NodeContext, kind: str) -> str | None:
+        """Store a starting task's inputs where its process reads them (every attempt; a map
+        over a task typed with the lists reads the array node's) and return where, for the
+        admin; or, when the task's executor hands them to the task itself and they are small,
+        store nothing (the events carry them) and return None."""
+        if kind == "task" and node.task_node is not None:
+            try:
+                template = run.closure.task(node.task_node.reference_id)
+            except KeyError:  # the handler fails the node, saying so
+                return None
+            hands = getattr(self.services.tasks.executor_for(template), "hands_inputs", None)
+            if hands is not None and hands(template):
+                data = literal_map_to_bytes(ctx.inputs)
+                if len(data) <= _handoff.LIMIT:
+                    ctx.status.inputs_inline = True
+                    return None
+                # Nothing reads them before the task is submitted, after this: written in place.
+                self.services.data.write_bytes(ctx.inputs_uri, data, unread=True)
+                return ctx.inputs_uri
+        self.services.data.write_literal_map(ctx.inputs_uri, ctx.inputs, unread=True)
+        return ctx.inputs_uri
 
     def _timed_out(self, handler: object, ctx: NodeContext) -> Transition | None:
         timeout = timeout_of(ctx.run, ctx.node)

@@ -71,6 +71,8 @@ class NodeStatus:
     :ivar message: a short human status line.
     :ivar child_execution: for a launch plan node, the child execution's name.
     :ivar dynamic: a dynamic task's sub-workflow is running.
+    :ivar inputs_inline: the node's inputs are not in storage: its task's executor hands them to
+        the task (see ``TaskExecutor.hands_inputs``), its events carry them inline.
     """
 
     phase: NodePhase = NodePhase.NOT_YET_STARTED
@@ -92,6 +94,7 @@ class NodeStatus:
     message: str = ""
     child_execution: str | None = None
     dynamic: bool = False
+    inputs_inline: bool = False
 
     @property
     def retry_attempt(self) -> int:

@@ -11,7 +11,8 @@ One attempt, step by step (:func:`execute`):
 1. ``--code-uri``: download and extract the code archive, put it first on ``sys.path``
    (:mod:`flytecore.sdk.code_archive`); the working directory is appended to ``sys.path``.
 2. Load the task through the resolver (:mod:`flytecore.sdk.resolver`).
-3. Read ``inputs.pb`` (a flyteidl ``LiteralMap``) through fsspec.
+3. Read ``inputs.pb`` (a flyteidl ``LiteralMap``) through fsspec (in a warm worker, a small one
+   may come with the job instead: :mod:`flytecore.sdk._handoff`).
 4. Set up ``current_context()`` from the environment Flyte gives a task (execution and task ids,
    see :func:`execution_parameters`), the raw output prefix and the checkpoint paths.
 5. Convert the inputs with the type engine and run the body.
@@ -20,7 +21,8 @@ One attempt, step by step (:func:`execute`):
    (an ``ErrorDocument``): origin USER for the body's exceptions (kind RECOVERABLE for a
    :class:`~flytecore.errors.FlyteRecoverableException`, else NON_RECOVERABLE), origin SYSTEM
    when the entrypoint itself failed (code archive, task not found, inputs unreadable or not
-   fitting the interface, storage errors).
+   fitting the interface, storage errors). In a warm worker, a small ``outputs.pb`` may go back
+   with the job's result instead of into storage (:mod:`flytecore.sdk._handoff`).
 
 Exit codes: 0 when a document was written (also ``error.pb``: Flyte reads the failure from it);
 1 when not even ``error.pb`` could be written, or when ``FLYTE_FAIL_ON_ERROR`` is true and
@@ -80,7 +82,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from flytecore.errors import ConversionError, FlyteCoreError, FlyteRecoverableException, TaskExecutionError
-from flytecore.sdk import _journal, _streams, code_archive
+from flytecore.sdk import _handoff, _journal, _streams, code_archive
 from flytecore.sdk._journal import Journal
 from flytecore.sdk.checkpoint import Checkpoint
 from flytecore.sdk.context import ExecutionParameters, new_local_execution_id
@@ -282,7 +284,8 @@ def _run_attempt(
     returns ``(a document was written, it is an error document)``."""
     if publish is None:
         def publish(name: str, data: bytes) -> None:
-            write_bytes(FileAccess.join(options.output_prefix, name), data)
+            if not _handoff.take(options.output_prefix, name, data):  # a warm worker's job
+                write_bytes(FileAccess.join(options.output_prefix, name), data)
 
     error_file, worker = _error_file_name(env), _env(env, "FLYTE_INTERNAL_WORKER_NAME", "_F_WN")
     workdir = _scratch.take()
@@ -740,6 +743,9 @@ def _read_inputs(uri: str) -> LiteralMap:
 
 
 def _read_input_bytes(uri: str) -> bytes:
+    data = _handoff.given(uri)  # a warm worker's job: handed over with it
+    if data is not None:
+        return data
     try:
         return read_bytes(uri)
     except FileNotFoundError as exc:

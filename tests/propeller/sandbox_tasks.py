@@ -64,3 +64,14 @@ def nap(seconds: float, marker: str) -> int:
 @workflow
 def sleepy(marker: str, seconds: float = 60.0) -> int:
     return nap(seconds=seconds, marker=marker)
+
+
+@task
+def shout(text: str) -> str:
+    return text.upper()
+
+
+@workflow
+def shouting(text: str = "hi") -> str:
+    """Inputs and outputs as small or as large as ``text``: in memory or through storage."""
+    return shout(text=shout(text=text))

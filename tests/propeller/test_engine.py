@@ -118,3 +118,42 @@ def test_map_elements_of_a_task_typed_with_the_lists_read_the_whole_lists_and_th
     stored = FsspecDataStore().read_literal_map(whole)
     assert [item.scalar.primitive.integer for item in stored.literals["x"].collection] == [0, 1, 2]
     assert not Path(obj.metadata_prefix, "nodes", "n1-0-0", "inputs.pb").exists()
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_an_executor_that_hands_tasks_their_inputs_gets_small_ones_unstored(tmp_path: Path, size: str) -> None:
+    """An executor with ``hands_inputs`` (the local pool's, for flytecore's entrypoint) gives the
+    task its inputs itself: small ones are not stored, the node remembers it and its events
+    carry them inline; above the hand-off limit they are stored and named as before."""
+    from flytecore.propeller.state import NodeStatus, dump_node, load_node
+    from flytecore.sdk import _handoff
+    from tests.propeller import sandbox_tasks
+
+    engine, executor = harness.make_engine(sandbox_tasks)
+    asked: list[str] = []
+    executor.hands_inputs = lambda template: asked.append(template.id.name) or True  # type: ignore[attr-defined]
+    text = "hi" if size == "small" else "x" * (_handoff.LIMIT + 1)
+    obj = harness.workflow_object(sandbox_tasks.shouting, tmp_path, {"text": text})
+    run = Run(obj)
+    harness.run_to_end(engine, run)
+    assert run.state.workflow.phase == WorkflowExecutionPhase.SUCCEEDED, run.state.workflow.error
+    assert run.state.workflow.outputs.literals["o0"].scalar.primitive.string_value == text.upper()
+    assert asked == ["tests.propeller.sandbox_tasks.shout"] * 2  # once per node, when it starts
+    small = size == "small"
+    queued = {e.id.node_id: e for e in run.take_events()
+              if isinstance(e, NodeExecutionEvent) and e.phase == NodeExecutionPhase.QUEUED}
+    for key, expected in (("n0", text), ("n1", text.upper())):
+        stored = Path(obj.metadata_prefix, "nodes", key, "inputs.pb")
+        assert stored.exists() is not small
+        assert run.state.nodes[key].inputs_inline is small
+        context = next(c for c in executor.contexts if c.task_execution_id.node_execution_id.node_id == key)
+        assert context.inputs_stored is not small
+        event = queued[key]
+        if small:
+            assert event.input_uri is None
+            assert event.input_data.literals["text"].scalar.primitive.string_value == expected
+        else:
+            assert event.input_data is None and event.input_uri == str(stored)
+    # The workflow store keeps the mark (a restarted propeller's events carry the inputs too).
+    assert load_node(dump_node(NodeStatus(inputs_inline=True))).inputs_inline is True
+    assert load_node(dump_node(NodeStatus())).inputs_inline is False

@@ -41,7 +41,7 @@ def register(box: Sandbox, wf: object) -> None:
             pass
 
 
-def launch(box: Sandbox, wf: object, name: str, **inputs: int) -> identifier_pb2.WorkflowExecutionIdentifier:
+def launch(box: Sandbox, wf: object, name: str, **inputs: int | str) -> identifier_pb2.WorkflowExecutionIdentifier:
     lp = identifier_pb2.Identifier(
         resource_type=identifier_pb2.LAUNCH_PLAN,
         project=PROJECT,
@@ -50,7 +50,9 @@ def launch(box: Sandbox, wf: object, name: str, **inputs: int) -> identifier_pb2
         version="v1",  # type: ignore[attr-defined]
     )
     literals = {
-        k: literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=v)))
+        k: literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(
+            **{"string_value" if isinstance(v, str) else "integer": v}
+        )))
         for k, v in inputs.items()
     }
     request = execution_pb2.ExecutionCreateRequest(
@@ -98,17 +100,67 @@ def test_quickstart_runs_end_to_end_in_worker_processes(sandbox: Sandbox) -> Non
         "n3": NodeExecutionPhase.SUCCEEDED,
     }
     assert execution.closure.HasField("duration") and execution.closure.duration.ToNanoseconds() > 0
-    # Task nodes' inputs and outputs are recorded where the propeller and the task wrote them
-    # (the node's inputs.pb, the attempt's outputs.pb), as FlytePropeller's events do: the admin
-    # does not store a second copy. (n1, the map, and n3, the branch, are not task nodes.)
+    # Task nodes' small inputs and outputs never touched storage: the propeller handed them to
+    # the worker and took them back in memory, its events carried them inline, and the admin
+    # keeps them in its database (n1, the map, and n3, the branch, are not task nodes).
     task_nodes = [n for n in nodes.node_executions if not (n.metadata.is_array or n.metadata.is_parent_node)]
     assert [n.id.node_id for n in task_nodes] == ["n0", "n2"]
+    expected = {"n0": ({"n": 5}, {"o0": list(range(5))}), "n2": ({"xs": [0, 1, 4, 9, 16]}, {"o0": 30})}
+    folder = sandbox.config.home / "storage" / "metadata" / "flytesnacks" / "development" / "executions" / "quick1"
     for node in task_nodes:
-        assert node.input_uri.endswith(f"/{node.id.node_id}/inputs.pb"), node.input_uri
-        assert node.closure.output_uri.endswith(f"/{node.id.node_id}/0/outputs.pb"), node.closure.output_uri
+        node_id = node.id.node_id
+        assert not (folder / "nodes" / node_id).exists()
+        assert node.input_uri == "" and node.closure.output_uri == "" and node.closure.HasField("output_data")
         data = sandbox.admin.get_node_execution_data(node_execution_pb2.NodeExecutionGetDataRequest(id=node.id))
-        assert data.full_inputs.literals or node.id.node_id == "n0"
-        assert data.full_outputs.literals
+        inputs, outputs = (plain(m) for m in (data.full_inputs, data.full_outputs))
+        assert (inputs, outputs) == expected[node_id]
+        tasks = sandbox.admin.list_task_executions(
+            task_execution_pb2.TaskExecutionListRequest(node_execution_id=node.id, limit=10)
+        )
+        [attempt] = tasks.task_executions
+        assert attempt.closure.output_uri == "" and not (folder / "nodes" / node_id / "0").exists()
+        data = sandbox.admin.get_task_execution_data(task_execution_pb2.TaskExecutionGetDataRequest(id=attempt.id))
+        assert (plain(data.full_inputs), plain(data.full_outputs)) == expected[node_id]
+
+
+def plain(literal_map: literals_pb2.LiteralMap) -> dict[str, object]:
+    """Integers and lists of integers of a literal map, as Python values."""
+    def value(literal: literals_pb2.Literal) -> object:
+        if literal.HasField("collection"):
+            return [value(item) for item in literal.collection.literals]
+        return literal.scalar.primitive.integer
+
+    return {name: value(literal) for name, literal in literal_map.literals.items()}
+
+
+@pytest.mark.parametrize("size", [10, 70_000])
+def test_task_data_goes_through_storage_only_when_large(sandbox: Sandbox, size: int) -> None:
+    """Inputs and outputs above the hand-off limit (64 KiB) are files, as in Flyte: the node's
+    inputs.pb and the attempt's outputs.pb, which the admin names; small ones are kept inline."""
+    from tests.propeller import sandbox_tasks
+
+    register(sandbox, sandbox_tasks.shouting)
+    name = f"shout{size}"
+    eid = launch(sandbox, sandbox_tasks.shouting, name, text="a" * size)
+    execution = wait(sandbox, eid)
+    assert execution.closure.phase == WorkflowExecutionPhase.SUCCEEDED, execution.closure.error.message
+    data = sandbox.admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=eid))
+    assert data.full_outputs.literals["o0"].scalar.primitive.string_value == "A" * size
+    nodes = sandbox.admin.list_node_executions(
+        node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=eid, limit=10)
+    )
+    by_id = {n.id.node_id: n for n in nodes.node_executions}
+    for node_id in ("n0", "n1"):
+        node = by_id[node_id]
+        if size > 65536:
+            assert node.input_uri.endswith(f"/{name}/nodes/{node_id}/inputs.pb"), node.input_uri
+            assert node.closure.output_uri.endswith(f"/{name}/nodes/{node_id}/0/outputs.pb"), node.closure.output_uri
+        else:
+            assert node.input_uri == "" and node.closure.output_uri == ""
+        data = sandbox.admin.get_node_execution_data(node_execution_pb2.NodeExecutionGetDataRequest(id=node.id))
+        text = "a" * size if node_id == "n0" else "A" * size
+        assert data.full_inputs.literals["text"].scalar.primitive.string_value == text
+        assert data.full_outputs.literals["o0"].scalar.primitive.string_value == "A" * size
 
 
 def test_a_thousand_element_map_completes_on_the_local_backend(sandbox: Sandbox) -> None:

@@ -106,6 +106,44 @@ def test_file_urls_work_for_every_location(tmp_path: Path) -> None:
 # --- error.pb ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("entity", "inputs", "handed_back"),
+    [
+        (tasks.add, {"a": 2}, True),
+        (tasks.greet, {"name": "x" * 70_000}, False),  # outputs above the hand-off limit: written
+        (tasks.fail, {"x": -1}, False),  # error.pb: always written
+    ],
+)
+def test_in_a_warm_worker_small_documents_go_in_memory(
+    tmp_path: Path, entity: Any, inputs: dict[str, Any], handed_back: bool
+) -> None:
+    """What a worker hands the entrypoint with a job (flytecore.sdk._handoff): inputs read from
+    memory, never from storage; a small outputs.pb handed back instead of written."""
+    from flytecore.sdk import _handoff
+
+    data = idl.literal_map_to_bytes(
+        get_type_engine().literal_map_from_python(inputs, entity.python_interface.input_types)
+    )
+    inputs_uri, output = str(tmp_path / "inputs.pb"), str(tmp_path / "out")  # no inputs.pb is written
+    args = container_args(entity.to_template(SETTINGS), input=inputs_uri, output=output, raw=str(tmp_path / "raw"),
+                          checkpoint=str(tmp_path / "cp"), prev="")
+    _handoff.begin({inputs_uri: data}, output)
+    try:
+        code = main(args, environ={})
+    finally:
+        handed = _handoff.end()
+    assert code == 0 and not os.path.exists(inputs_uri)
+    written = sorted(os.listdir(output)) if os.path.isdir(output) else []
+    if handed_back:
+        assert written == [] and list(handed) == ["outputs.pb"]
+        assert literals_pb2.LiteralMap.FromString(handed["outputs.pb"]).literals["o0"].scalar.primitive.integer == 12
+    else:
+        assert handed == {} and written == (["outputs.pb"] if entity is tasks.greet else ["error.pb"])
+    # Outside a worker's job nothing is in hand: storage is read (and here, is empty).
+    attempt = run_task(tmp_path, entity, inputs=inputs_uri)
+    assert attempt.error().code == "SYSTEM:InputsUnreadable"
+
+
 def test_a_user_exception_becomes_a_non_recoverable_user_error(tmp_path: Path) -> None:
     attempt = run_task(tmp_path, tasks.fail, x=-1)
     assert attempt.code == 0  # the failure is in error.pb, which is what Flyte reads

@@ -1,6 +1,7 @@
 """Task nodes: run the task through the executor the backend chooses for its type.
 
-The handler prepares the attempt (``inputs.pb``, output prefix, Flyte's environment variables),
+The handler prepares the attempt (output prefix, Flyte's environment variables; the engine stored
+``inputs.pb`` unless the executor hands the task its inputs itself),
 asks the task executor how the attempt is doing, turns its answer into task events, and reads
 the outputs the task wrote. A task whose type no installed plugin runs fails with a message
 naming the type and what is installed. A ``@dynamic`` task that wrote a sub-workflow
@@ -98,6 +99,7 @@ def task_context(ctx: NodeContext, template: TaskTemplate) -> TaskContext:
         environment=env,
         wake=lambda: ctx.engine.wake_node(eid, ctx.key),
         now=ctx.now,
+        inputs_stored=map_inputs_uri is not None or not status.inputs_inline,
     )
 
 
@@ -223,9 +225,10 @@ class TaskHandler:
         if status.plugin_state.get("_reported") == marker and not (outputs or error):
             return
         status.plugin_state["_reported"] = marker
-        # The node's inputs in storage (see Engine._step_node); a map element's are inline.
+        # The node's inputs in storage (see Engine._store_inputs); a map element's are inline,
+        # and so are those the executor hands to the task.
         in_map = ctx.scope is not None and ctx.scope.map_inputs_uri is not None
-        stored_inputs = None if in_map else ctx.inputs_uri
+        stored_inputs = None if in_map or status.inputs_inline else ctx.inputs_uri
         task_event(
             ctx.run,
             ctx.key,

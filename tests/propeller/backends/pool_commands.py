@@ -98,3 +98,24 @@ def hoard(argv: list[str]) -> int:
     """Keep argv[0] bytes alive in the worker after the job."""
     _HOARD.append(bytearray(int(argv[0])))
     return 0
+
+
+def handoff(argv: list[str]) -> int:
+    """What flytecore's entrypoint does with a worker's hand-off: read the document handed in
+    for URI argv[0] (or say there is none), offer argv[2] as the outputs of prefix argv[1]."""
+    from flytecore.sdk import _handoff
+
+    given = _handoff.given(argv[0])
+    print(f"given {given!r}")
+    print(f"taken {_handoff.take(argv[1], 'outputs.pb', argv[2].encode())}")
+    print(f"error taken {_handoff.take(argv[1], 'error.pb', b'no')}")
+    return 0
+
+
+def slow_handoff(argv: list[str]) -> int:
+    """Offer outputs after running longer than a short attempt (flytecore.sdk._handoff.SHORT)."""
+    from flytecore.sdk import _handoff
+
+    time.sleep(_handoff.SHORT + 0.05)
+    print(f"taken {_handoff.take(argv[0], 'outputs.pb', b'late')}")
+    return 0

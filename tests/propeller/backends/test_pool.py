@@ -22,12 +22,13 @@ from flytecore.propeller.backends.local import (
     PoolClosedError,
     WorkerPool,
 )
+from flytecore.sdk import _handoff
 
 COMMANDS = {
     name: f"tests.propeller.backends.pool_commands:{name}"
     for name in (
         "echo", "whoami", "show_env", "mutate_process", "wait_for", "sleep", "segfault", "hard_exit",
-        "boom", "sys_exit", "hoard",
+        "boom", "sys_exit", "hoard", "handoff", "slow_handoff",
     )
 }  # fmt: skip
 
@@ -141,6 +142,31 @@ def test_in_process_job_gets_args_and_env_and_its_output_is_captured(
     for line in ("python stderr", "raw fd 2", "subprocess err"):
         assert line in err.splitlines()
     assert "subprocess err" not in out and "subprocess out" not in err
+
+
+def test_an_in_process_job_gets_documents_in_hand_and_gives_its_outputs_back(
+    shared_pool: WorkerPool, files: Files
+) -> None:
+    """The hand-off of flytecore's entrypoint (flytecore.sdk._handoff): documents come with the
+    job, its outputs document goes back with the result, and nothing of it stays for the next."""
+    job = files.job("hand", ["handoff", "mem://in", "/out/0", "result"], hand_in={"mem://in": b"inputs"},
+                    hand_back="/out/0")
+    result = finished(shared_pool.submit(job))
+    assert result.ok and result.handed_back == {"outputs.pb": b"result"}
+    assert files.out("hand").splitlines() == ["given b'inputs'", "taken True", "error taken False"]
+    # Another prefix, no document handed: nothing in hand (the entrypoint reads storage).
+    for job_id in ("other-prefix", "none"):
+        job = files.job(job_id, ["handoff", "mem://in", "/out/0", "x"], hand_back="/out/1" if job_id != "none" else None)
+        result = finished(shared_pool.submit(job))
+        assert result.ok and result.handed_back == {}
+        assert files.out(job_id).splitlines() == ["given None", "taken False", "error taken False"]
+    too_big = "x" * (_handoff.LIMIT + 1)
+    result = finished(shared_pool.submit(files.job("big", ["handoff", "u", "/p", too_big], hand_back="/p")))
+    assert result.ok and result.handed_back == {} and "taken False" in files.out("big").splitlines()
+    # A longer attempt writes its outputs (durable at once): only a short one is run again if the
+    # propeller dies before saving what it handed back.
+    result = finished(shared_pool.submit(files.job("slow", ["slow_handoff", "/p"], hand_back="/p")))
+    assert result.ok and result.handed_back == {} and files.out("slow").splitlines() == ["taken False"]
 
 
 def test_workers_are_separate_warm_processes(shared_pool: WorkerPool, files: Files) -> None:

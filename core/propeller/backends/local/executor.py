@@ -11,9 +11,17 @@ the way FlytePropeller reads a pod's: ``outputs.pb`` means success, ``error.pb``
 wrong and whether a retry may help, a worker that died is a system failure (retried on the
 system budget), a non-zero exit without ``error.pb`` is a retryable user failure.
 
+flytecore's own entrypoint runs in the workers' processes, so its small documents skip storage
+(:mod:`flytecore.sdk._handoff`): the inputs come with the job when the engine did not store them
+(``ctx.inputs_stored``), and an ``outputs.pb`` of at most 64 KiB of an attempt that ran at most
+0.1 s comes back with the job's result.
+The engine keeps both in its workflow store and sends them to the admin inline in events, so a
+short task creates no file and no folder of its own.
+
 Jobs live in this process's pool. After a propeller restart the pool is new: an attempt whose
 ``outputs.pb`` or ``error.pb`` was written before the restart is read as finished; one that was
-still running is a lost attempt, retried as a system failure.
+still running, or whose outputs came back in memory and were not saved yet, is a lost attempt,
+retried as a system failure.
 """
 
 from __future__ import annotations
@@ -34,9 +42,10 @@ from flytecore.propeller.backends.local.pool import WorkerPool
 from flytecore.propeller.backends.local.template import render_command
 from flytecore.propeller.context import TaskContext, TaskTransition, system_error, user_error
 from flytecore.propeller.data import FsspecDataStore, error_from_document
+from flytecore.sdk._handoff import OUTPUTS as HANDED_OUTPUTS
 from flytecore.sdk._journal import OUTPUTS, ElementRecord, read_journal
 from flytecore.spec.execution import ErrorKind, TaskLog
-from flytecore.spec.idl import literal_map_from_bytes
+from flytecore.spec.idl import literal_map_from_bytes, literal_map_to_bytes
 from flytecore.spec.phases import TaskExecutionPhase
 from flytecore.spec.tasks import TaskTemplate
 
@@ -107,6 +116,18 @@ class ContainerExecutor:
     def _work_folder(self, ctx: TaskContext) -> str:
         return str(self.work_dir / ctx.job_id)
 
+    def _in_process_entrypoint(self, template: TaskTemplate) -> bool:
+        """``template``'s command is flytecore's entrypoint, which the workers run in-process."""
+        container = template.container
+        parts = (*container.command, *container.args) if container is not None else ()
+        return bool(parts) and parts[0] == _ENTRYPOINT and _ENTRYPOINT in self.pool.in_process_commands
+
+    def hands_inputs(self, template: TaskTemplate) -> bool:
+        """Small inputs of ``template``'s attempts go to the worker with the job, not through
+        storage (and small outputs come back with the result): its command is flytecore's
+        entrypoint, run in-process by the workers (see :mod:`flytecore.sdk._handoff`)."""
+        return self._in_process_entrypoint(template)
+
     def _logs(self, ctx: TaskContext) -> tuple[TaskLog, ...]:
         return _attempt_logs(ctx.output_prefix)
 
@@ -154,7 +175,15 @@ class ContainerExecutor:
         if cwd is not None:
             shutil.rmtree(cwd, ignore_errors=True)  # left by an attempt the propeller lost
             os.makedirs(cwd)
-        job = Job(job_id=ctx.job_id, argv=tuple(argv), env=env, cwd=cwd, stdout_path=stdout, stderr_path=stderr)
+        hand_in, hand_back = {}, None
+        if in_process and self._in_process_entrypoint(ctx.template):
+            hand_back = ctx.output_prefix
+            if not ctx.inputs_stored:
+                hand_in[ctx.inputs_uri] = literal_map_to_bytes(ctx.inputs)
+        job = Job(
+            job_id=ctx.job_id, argv=tuple(argv), env=env, cwd=cwd, stdout_path=stdout, stderr_path=stderr,
+            hand_in=hand_in, hand_back=hand_back,
+        )
         handle = self.pool.submit(job)
         with self._lock:
             self._jobs[job.job_id] = handle
@@ -206,6 +235,9 @@ class ContainerExecutor:
                 logs=logs,
                 error=system_error("WorkerCrashed", result.message),
             )
+        handed = result.handed_back.get(HANDED_OUTPUTS)
+        if handed is not None:  # small outputs, back with the result: not in storage
+            return TaskTransition(TaskExecutionPhase.SUCCEEDED, logs=logs, outputs=literal_map_from_bytes(handed))
         read = self._read_result(ctx)
         if read is not None:
             return read
@@ -243,12 +275,7 @@ class ContainerExecutor:
         """Elements of a map over ``template`` can run as batches here: its command is
         flytecore's entrypoint, run in-process by the workers, and storage under ``prefix`` is a
         local folder (each element's logs go straight into its attempt's folder)."""
-        container = template.container
-        parts = (*container.command, *container.args) if container is not None else ()
-        return (
-            bool(parts) and parts[0] == _ENTRYPOINT and _ENTRYPOINT in self.pool.in_process_commands
-            and _is_local(prefix)
-        )
+        return self._in_process_entrypoint(template) and _is_local(prefix)
 
     def element_logs(self, output_prefix: str, index: int) -> tuple[TaskLog, ...]:
         """The logs of one element attempt whose output prefix is ``output_prefix``."""

@@ -82,6 +82,12 @@ class Job:
     """File that receives file descriptor 2 (may be the same file as ``stdout_path``)."""
     timeout: float | None = attrs.field(default=None, validator=_check_timeout)
     """Seconds the job may run (counted from its start, not its submission); None: no limit."""
+    hand_in: Mapping[str, bytes] = attrs.field(factory=dict, converter=dict)
+    """Documents an in-process command reads from these URIs, handed to it with the job instead
+    of stored (see :mod:`flytecore.sdk._handoff`)."""
+    hand_back: str | None = None
+    """An output prefix: an in-process command's small outputs document for it comes back in
+    :attr:`JobResult.handed_back` instead of being written there."""
 
 
 @attrs.frozen
@@ -101,6 +107,8 @@ class JobResult:
     """When the pool learned that the job had ended (UTC)."""
     worker_pid: int | None = None
     """The worker process that ran (or was starting to run) the job."""
+    handed_back: Mapping[str, bytes] = attrs.field(factory=dict)
+    """Documents the job handed back instead of writing them, by file name (``outputs.pb``)."""
 
     @property
     def ok(self) -> bool:

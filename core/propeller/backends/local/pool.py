@@ -352,12 +352,14 @@ class WorkerPool:
             job.argv,
             job.env,
             *(_absolute(p) for p in (job.cwd, job.stdout_path, job.stderr_path)),
+            job.hand_in,
+            job.hand_back,
         )
         kind, payload = worker.receive(deadline) if worker.send(wire) else ("died", None)
         if kind == "message":
-            code, rss, note = payload
+            code, rss, note, handed_back = payload
             message = note or _exit_message(job.job_id, code)
-            return JobResult(JobOutcome.EXITED, code, message, started_at, _now(), pid), rss
+            return JobResult(JobOutcome.EXITED, code, message, started_at, _now(), pid, handed_back), rss
         worker.kill()
         returncode = worker.reap()
         if kind == "timeout":

@@ -6,8 +6,10 @@ pair. Protocol (pickled messages, :mod:`multiprocessing.connection` framing):
 - pool -> worker, first: ``{"sys_path": [...], "commands": {name: "module:function"},
   "measure_rss": bool, "spools": (stdout_spool, stderr_spool) or None}``; worker -> pool:
   ``("ready", pid)`` once it is warm.
-- pool -> worker: ``(job_id, argv, env, cwd, stdout_path, stderr_path)`` per job, ``None`` to stop;
-  worker -> pool: ``(exit_code, rss_bytes_or_None, note_or_None)`` per job.
+- pool -> worker: ``(job_id, argv, env, cwd, stdout_path, stderr_path, hand_in, hand_back)`` per
+  job, ``None`` to stop; worker -> pool: ``(exit_code, rss_bytes_or_None, note_or_None,
+  handed_back)`` per job (``hand_in``/``hand_back``/``handed_back``: documents an in-process
+  command gets and gives in memory, see :mod:`flytecore.sdk._handoff`).
 
 Everything a job may change in the process (file descriptors 1 and 2, ``sys.stdout``/``stderr``,
 ``os.environ``, the working directory, ``sys.argv``) is put back after it, so the next job starts
@@ -33,9 +35,12 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from flytecore.propeller.backends.local._spool import PUBLISH_EVERY, Spools
-from flytecore.sdk import _streams
+from flytecore.sdk import _handoff, _streams
 
-JobMessage = tuple[str, tuple[str, ...], Mapping[str, str], str | None, str | None, str | None]
+JobMessage = tuple[
+    str, tuple[str, ...], Mapping[str, str], str | None, str | None, str | None, Mapping[str, bytes], str | None
+]
+JobReply = tuple[int, int | None, str | None, dict[str, bytes]]
 InProcessFunction = Callable[[list[str]], Any]
 
 # Exit codes a shell would use when a command cannot be started.
@@ -120,9 +125,9 @@ class JobRunner:
             except Exception:
                 pass
 
-    def run(self, message: JobMessage) -> tuple[int, int | None, str | None]:
-        """Run one job; return ``(exit_code, rss_bytes, note)`` for the pool."""
-        job_id, argv, env, cwd, stdout_path, stderr_path = message
+    def run(self, message: JobMessage) -> JobReply:
+        """Run one job; return ``(exit_code, rss_bytes, note, handed_back)`` for the pool."""
+        job_id, argv, env, cwd, stdout_path, stderr_path, hand_in, hand_back = message
         note = None
         saved_env = _streams.environ_data().copy()
         saved_cwd = os.getcwd()
@@ -135,7 +140,8 @@ class JobRunner:
             else:
                 saved_fds = _streams.redirect(stdout_path, stderr_path)
         except OSError as exc:
-            return CANNOT_EXECUTE, self._rss(), f"cannot open the output files of job {job_id}: {exc}"
+            return CANNOT_EXECUTE, self._rss(), f"cannot open the output files of job {job_id}: {exc}", {}
+        _handoff.begin(hand_in, hand_back)
         try:
             os.environ.update(env)
             if cwd is not None:
@@ -150,6 +156,7 @@ class JobRunner:
             print(f"flytecore worker: {note}", file=sys.stderr)
             code = CANNOT_EXECUTE
         finally:
+            handed_back = _handoff.end()
             self._flush(sys.stdout, sys.stderr, saved_out, saved_err)
             _streams.restore_fds(saved_fds)
             sys.argv, sys.stdout, sys.stderr = saved_argv, saved_out, saved_err
@@ -160,7 +167,7 @@ class JobRunner:
                     spools.end()
                 except OSError as exc:  # the job's result stands
                     print(f"flytecore worker: job {job_id}'s output was lost: {exc}", file=sys.stderr)
-        return code, self._rss(), note
+        return code, self._rss(), note, handed_back
 
     def _run_in_process(self, argv: tuple[str, ...]) -> int:
         try:
