@@ -15,6 +15,7 @@ statuses (nothing that finished runs again) and delivers what is left in the out
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -82,6 +83,12 @@ events at most this often (seconds), so that one admin transaction takes the eve
 rounds; when nothing ran and nothing is running here, at once."""
 
 
+STORE_RECHECK = 0.1
+"""How stale (seconds) the loop lets its view of the store's earliest due round get while it is
+busy: what this process changes it marks at once; what other processes (a standalone admin,
+other propellers) add is seen within this long, or at the loop's next sleep."""
+
+
 class Propeller:
     """Runs the workflows of one store (see the module docstring).
 
@@ -129,6 +136,11 @@ class Propeller:
         self._last_renewal = 0.0
         self._renew_every = min(lease_seconds / 3, 2.0)
         self._objects: dict[str, WorkflowObject] = {}
+        # The store's earliest due round as last read (see _store_due_at), and whether this
+        # process changed the store since.
+        self._store_due: float | None = None
+        self._store_read = -math.inf
+        self._store_changed = True
         self._cond = threading.Condition()
         self._kicked = False
         self._stop = threading.Event()
@@ -147,12 +159,14 @@ class Propeller:
         add_to_store(self.store, obj)
         if obj.inputs is not None:  # its first round needs neither to parse it nor read its inputs
             self._objects.setdefault(execution_key(obj.execution_id), obj)
+        self._store_changed = True
         self.kick()
 
     def abort(self, execution_id: WorkflowExecutionIdentifier, cause: str) -> None:
         """Ask for an execution to be aborted; the next round aborts it and reports ABORTED."""
         key = execution_key(execution_id)
         self.store.request_abort(key, cause)
+        self._store_changed = True
         if key in self._held:  # held here: the next pass aborts it without waiting for a renewal
             self._abort_causes[key] = cause
             self._woken.add(key)
@@ -167,6 +181,7 @@ class Propeller:
             # held one needs no write (every task end of a wide map would cost one, and contend
             # with the round's save for the database).
             self.store.wake(key)
+            self._store_changed = True
         self.kick()
 
     def kick(self) -> None:
@@ -182,7 +197,11 @@ class Propeller:
         due ones this propeller holds). Returns how many ran."""
         self._renew_held()
         due = [leased for eid, leased in list(self._held.items()) if self._held_due(eid, leased)]
-        leased = self.store.acquire(self.owner, limit=self.batch, lease_seconds=self.lease_seconds)
+        store_due = self._store_due_at()
+        leased = []
+        if store_due is not None and store_due <= self.clock():
+            leased = self.store.acquire(self.owner, limit=self.batch, lease_seconds=self.lease_seconds)
+            self._store_changed = True  # leased (the store's due time moved), or lost to another
         self.metrics.queue_depth.set(len(leased) + len(due))
         for item in [*due, *leased]:
             self._woken.discard(item.execution_id)
@@ -197,7 +216,20 @@ class Propeller:
                 self._forget(item.execution_id)
         return len(leased) + len(due)
 
+    def _store_due_at(self) -> float | None:
+        """The store's earliest due round (:meth:`WorkflowStore.next_due_at`), read again only
+        when this process changed the store since the last read, or :data:`STORE_RECHECK`
+        seconds after it: a chain's loop passes twice per task, and would otherwise ask the
+        store every time for what it already knows."""
+        now = time.monotonic()
+        if self._store_changed or now - self._store_read >= STORE_RECHECK:
+            self._store_changed = False  # before the read: a change during it is read next time
+            self._store_read = now
+            self._store_due = self.store.next_due_at()
+        return self._store_due
+
     def _forget(self, execution_id: str) -> None:
+        self._store_changed = True  # its lease is given up or lost: the store tells what is due
         self._runs.pop(execution_id, None)
         self._held.pop(execution_id, None)
 
@@ -285,6 +317,7 @@ class Propeller:
             self._held[leased.execution_id] = saved
         else:
             self._held.pop(leased.execution_id, None)
+            self._store_changed = True  # released: its next round is the store's to tell
         self.metrics.round_latency.observe(time.perf_counter() - started)
         self.metrics.rounds.labels("finished" if done else "running").inc()
         if done:
@@ -347,6 +380,7 @@ class Propeller:
             if not info.finished and self.store.wake(info.execution_id):
                 woken += 1
         self._last_resync = time.monotonic()
+        self._store_changed = True
         return woken
 
     def run_until_idle(self, timeout: float = 60.0) -> None:
@@ -372,7 +406,7 @@ class Propeller:
     def _wait_time(self, longest: float) -> float:
         """How long the loop may sleep: until the store's next due round, a held workflow's
         scheduled round or the next lease renewal, at most ``longest``."""
-        times = [self.store.next_due_at(), *(leased.next_round_at for leased in self._held.values())]
+        times = [self._store_due_at(), *(leased.next_round_at for leased in self._held.values())]
         wait = longest
         for at in times:
             if at is not None:

@@ -75,3 +75,11 @@ def shout(text: str) -> str:
 def shouting(text: str = "hi") -> str:
     """Inputs and outputs as small or as large as ``text``: in memory or through storage."""
     return shout(text=shout(text=text))
+
+
+@workflow
+def doubling(x: int = 1) -> int:
+    """A chain of 30 tasks."""
+    for _ in range(30):
+        x = double(x=x)
+    return x

@@ -157,3 +157,31 @@ def test_events_wait_in_the_outbox_while_the_admin_refuses_them(sandbox: Sandbox
     execution = wait(sandbox, eid)
     assert execution.closure.phase == WorkflowExecutionPhase.SUCCEEDED
     assert NodeExecutionPhase(node_executions(sandbox, eid)["n0"].closure.phase) == NodeExecutionPhase.SUCCEEDED
+
+
+def test_the_loop_asks_the_store_what_is_due_only_when_that_may_have_changed(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chain's loop passes twice per task; what is due in the store changes only when this
+    process launches, releases or wakes something (or another process writes, seen within
+    STORE_RECHECK, here an hour): the store's earliest due time is read a few times for the
+    whole chain, not at every pass."""
+    from flytecore.propeller import runner
+
+    monkeypatch.setattr(runner, "STORE_RECHECK", 3600.0)
+    reads: list[float | None] = []
+    next_due_at = sandbox.store.next_due_at
+
+    def counted() -> float | None:
+        reads.append(next_due_at())
+        return reads[-1]
+
+    monkeypatch.setattr(sandbox.store, "next_due_at", counted)
+    register(sandbox, sandbox_tasks.doubling)
+    eid = start(sandbox, sandbox_tasks.doubling.name, "doubling1", x=1)
+    execution = wait(sandbox, eid, timeout=60)
+    assert execution.closure.phase == WorkflowExecutionPhase.SUCCEEDED
+    assert sandbox.admin.get_execution_data(
+        execution_pb2.WorkflowExecutionGetDataRequest(id=eid)
+    ).full_outputs.literals["o0"].scalar.primitive.integer == 2**30
+    assert len(reads) < 10, f"{len(reads)} reads for a chain of 30 tasks"
