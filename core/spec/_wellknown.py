@@ -20,18 +20,27 @@ __all__ = ["enc_timestamp", "dec_timestamp", "enc_duration", "dec_duration", "en
 _MAX_EXACT_INT = 2**53
 
 
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
 def enc_timestamp(value: Any, msg: timestamp_pb2.Timestamp) -> None:
-    """Write an aware datetime into ``msg``; naive datetimes are refused rather than guessed."""
+    """Write an aware datetime into ``msg``; naive datetimes are refused rather than guessed.
+
+    What ``Timestamp.FromDatetime`` writes, by exact integer arithmetic on the difference from
+    the epoch (a tenth of its cost: every event carries two or three timestamps)."""
     if not isinstance(value, _dt.datetime):
         raise ConversionError(f"expected a datetime, got {value!r}")
     if value.tzinfo is None:
         raise ConversionError(f"naive datetime {value.isoformat()} is ambiguous; use a timezone-aware one (UTC)")
-    msg.FromDatetime(value)
+    since = value - _EPOCH
+    msg.seconds = since.days * 86400 + since.seconds
+    msg.nanos = since.microseconds * 1000
 
 
 def dec_timestamp(msg: timestamp_pb2.Timestamp) -> _dt.datetime:
-    """The instant as an aware UTC datetime (nanoseconds below a microsecond are dropped)."""
-    return msg.ToDatetime(tzinfo=_dt.UTC)
+    """The instant as an aware UTC datetime (nanoseconds below a microsecond are dropped), as
+    ``Timestamp.ToDatetime(tzinfo=UTC)`` gives it."""
+    return _EPOCH + _dt.timedelta(seconds=msg.seconds, microseconds=msg.nanos // 1000)
 
 
 def enc_duration(value: Any, msg: duration_pb2.Duration) -> None:

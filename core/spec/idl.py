@@ -203,6 +203,8 @@ class _ModelCodec:
     fields: tuple[_FieldPlan, ...] = ()
 
     def enc(self, obj: Any, msg: Message) -> None:
+        if self.cls is spec.Literal and _write_primitive_literal(obj, msg):
+            return
         for plan in self.fields:
             value = getattr(obj, plan.name)
             if value is None:
@@ -242,6 +244,28 @@ class _ModelCodec:
 
 
 _FAST_PRIMITIVES = frozenset({"integer", "float_value", "string_value", "boolean"})
+_FAST_PRIMITIVE_ORDER = ("integer", "string_value", "float_value", "boolean")
+
+
+def _write_primitive_literal(obj: Any, msg: Message) -> bool:
+    """Write the most common literal, a plain integer, float, string or boolean, without the
+    general plan (what it would write: the scalar's primitive, nothing else); False for any other
+    literal, or a value the field refuses (the general plan then says why)."""
+    scalar = obj.scalar
+    if scalar is None or obj.hash or obj.metadata:  # a scalar excludes collection and map
+        return False
+    primitive = scalar.primitive
+    if primitive is None:
+        return False
+    for kind in _FAST_PRIMITIVE_ORDER:
+        value = getattr(primitive, kind)
+        if value is not None:
+            try:
+                setattr(msg.scalar.primitive, kind, value)  # type: ignore[attr-defined]
+            except (TypeError, ValueError):
+                return False
+            return True
+    return False
 
 
 def _primitive_literal(msg: Message) -> Any:

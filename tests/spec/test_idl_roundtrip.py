@@ -415,3 +415,25 @@ def test_optional_field_without_presence_is_a_conversion_error(monkeypatch: pyte
 def test_conversion_errors(make: Any, match: str) -> None:
     with pytest.raises(ConversionError, match=match):
         make()
+
+
+@_PROPERTY
+@given(literal=STRATEGIES[spec.Literal], value=st.one_of(st.integers(), st.floats(), st.text(), st.booleans()))
+def test_the_fast_path_for_plain_literals_writes_what_the_general_plan_writes(literal: spec.Literal, value: Any) -> None:
+    """Plain integer/float/string/boolean literals skip the general plan when written; the bytes
+    (or the refusal, e.g. an integer beyond int64) are the same either way, for them and for any
+    other literal."""
+    kind = {bool: "boolean", int: "integer", float: "float_value", str: "string_value"}[type(value)]
+    plain = spec.Literal(scalar=spec.Scalar(primitive=spec.Primitive(**{kind: value})))
+
+    def written(item: spec.Literal) -> bytes | str:
+        try:
+            return idl.to_idl(item).SerializeToString(deterministic=True)
+        except ConversionError as exc:
+            return f"refused: {exc}"
+
+    fast = [written(item) for item in (plain, literal)]
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(idl, "_write_primitive_literal", lambda obj, msg: False)
+        general = [written(item) for item in (plain, literal)]
+    assert fast == general
