@@ -26,6 +26,7 @@ retried as a system failure.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -64,8 +65,14 @@ def _command_path(path: str | None) -> str:
     """PATH for a task's command: this interpreter's bin folder first, so the entrypoints of the
     environment the propeller runs in (``pyflyte-fast-execute``, ``pyflyte-execute``, ...) are
     found even when that environment is not activated (a virtualenv's, a tox env's)."""
+    return _bin_first(path if path is not None else os.environ.get("PATH", ""))
+
+
+@functools.lru_cache(maxsize=16)
+def _bin_first(path: str) -> str:
+    # Kept per PATH: nearly every task gives the same one.
     bin_dir = os.path.dirname(sys.executable)
-    rest = [p for p in (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep) if p and p != bin_dir]
+    rest = [p for p in path.split(os.pathsep) if p and p != bin_dir]
     return os.pathsep.join([bin_dir, *rest])
 
 
@@ -145,7 +152,8 @@ class ContainerExecutor:
             return TaskTransition(TaskExecutionPhase.RUNNING, logs=self._logs(ctx), wakes=True)
         with self._lock:
             self._jobs.pop(job_id, None)
-        shutil.rmtree(self._work_folder(ctx), ignore_errors=True)
+        if handle.job.cwd is not None:  # ran as a subprocess, in a working folder of its own
+            shutil.rmtree(handle.job.cwd, ignore_errors=True)
         self._upload_logs(ctx)
         return self._finished(ctx, result)
 
