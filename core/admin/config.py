@@ -13,8 +13,8 @@ DEFAULT_DOMAINS = ("development", "staging", "production")
 """Flyte's sandbox domains."""
 DEFAULT_PROJECTS = ("flytesnacks",)
 """Projects a fresh admin has, so flytekit's defaults work against it."""
-DEFAULT_INLINE_EVENT_DATA_BYTES = 64 * 1024
-"""Largest event literal map the admin keeps in its database by default (64 KiB)."""
+DEFAULT_INLINE_DATA_BYTES = 64 * 1024
+"""Largest literal map (execution inputs, event data) the admin keeps in its database by default (64 KiB)."""
 
 
 class AdminConfigError(FlyteCoreError, ValueError):
@@ -46,12 +46,14 @@ class AdminConfig:
     :ivar max_parallelism: how many tasks of an execution run at once when neither the request
         nor its launch plan says (FlyteAdmin's ``maxParallelism``, 25 by default; 0: no limit).
         More would only queue in the backend: a map of 100,000 elements keeps 25 in flight.
-    :ivar inline_event_data_bytes: FlyteAdmin's inline event data policy, by size: a node or
-        task event's inline ``input_data`` / ``output_data`` whose serialized size is at most this
-        many bytes is kept in the database; a larger one is written to metadata storage and its
-        location recorded ("offload"). 0: always offload (FlyteAdmin's default policy; its
-        ``inlineEventDataPolicy`` is all or nothing, here the size decides). Inline data over the
-        2 MiB limit is refused either way.
+    :ivar inline_data_bytes: the admin's one size limit for literal maps it keeps in its
+        database rather than as files in metadata storage: an execution's inputs (CreateExecution:
+        the inputs as run and as the user gave them, each at most this many bytes serialized, or
+        both written to files) and a node or task event's inline ``input_data`` / ``output_data``
+        (FlyteAdmin's inline event data policy, by size; a larger map is written to metadata
+        storage and its location recorded, "offload"). 0: always storage (FlyteAdmin's default
+        policy; its ``inlineEventDataPolicy`` is all or nothing, here the size decides). Inline
+        event data over the 2 MiB limit is refused either way.
     """
 
     db_url: str = attrs.field(factory=lambda: f"sqlite:///{flytecore_home() / 'admin.db'}")
@@ -63,12 +65,12 @@ class AdminConfig:
     url_signing_key: str | None = attrs.field(default=None, repr=False)  # a secret: kept out of logs
     signed_url_max_expires_in: float = 3600.0
     max_parallelism: int = 25
-    inline_event_data_bytes: int = attrs.field(default=DEFAULT_INLINE_EVENT_DATA_BYTES)
+    inline_data_bytes: int = attrs.field(default=DEFAULT_INLINE_DATA_BYTES)
 
-    @inline_event_data_bytes.validator
-    def _check_inline_event_data_bytes(self, _attribute: attrs.Attribute[int], value: int) -> None:
+    @inline_data_bytes.validator
+    def _check_inline_data_bytes(self, _attribute: attrs.Attribute[int], value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise AdminConfigError(
-                f"AdminConfig.inline_event_data_bytes must be a whole number of bytes, 0 or more (0: always write event "
-                f"data to storage), not {value!r}"
+                f"AdminConfig.inline_data_bytes must be a whole number of bytes, 0 or more (0: always write execution "
+                f"inputs and event data to storage), not {value!r}"
             )

@@ -105,12 +105,13 @@ def migrate(db_url: str | None) -> None:
     "sets it (FlyteAdmin's maxParallelism; 0: no limit).  [default: 25]",
 )
 @click.option(
-    "--inline-event-data-bytes",
+    "--inline-data-bytes",
     type=click.IntRange(min=0),
     default=None,
     metavar="BYTES",
-    help="Keep a node or task event's inputs and outputs of at most this size in the database; write larger "
-    "ones to metadata storage (0: always write them, FlyteAdmin's default policy).  [default: 65536]",
+    help="Keep an execution's inputs and a node or task event's inputs and outputs of at most this size "
+    "(serialized) in the database; write larger ones to metadata storage (0: always write them, "
+    "FlyteAdmin's default policy for event data).  [default: 65536]",
 )
 def serve(
     db_url: str | None,
@@ -123,7 +124,7 @@ def serve(
     auth_token_file: str | None,
     workflow_store: str | None,
     max_parallelism: int | None,
-    inline_event_data_bytes: int | None,
+    inline_data_bytes: int | None,
 ) -> None:
     """Serve FlyteAdmin's gRPC API and the admin's HTTP server.
 
@@ -151,7 +152,7 @@ def serve(
         "raw_data_prefix": raw_data_prefix,
         "http_base_url": http_base_url,
         "max_parallelism": max_parallelism,
-        "inline_event_data_bytes": inline_event_data_bytes,
+        "inline_data_bytes": inline_data_bytes,
     }
     config = AdminConfig(**{k: v for k, v in given.items() if v is not None})
     try:

@@ -48,7 +48,8 @@ def execution_key(eid: WorkflowExecutionIdentifier) -> str:
 
 def add_to_store(store: WorkflowStore, obj: WorkflowObject) -> None:
     """Put an accepted execution into ``store`` as QUEUED (idempotent per execution); its inputs
-    stay at ``obj.inputs_uri`` only, where the admin stored them."""
+    stay at ``obj.inputs_uri`` only, where the admin stored them, or, when there is no file (the
+    admin kept small ones in its database), with the object."""
     stored = attrs.evolve(obj, inputs=None) if obj.inputs_uri else obj
     store.add(execution_key(obj.execution_id), to_json(stored).encode(), dump_workflow(WorkflowStatus()), "QUEUED")
 

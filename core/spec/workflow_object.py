@@ -34,7 +34,9 @@ class WorkflowObject:
         and its fixed inputs, merged and checked against the interface. None: only at
         ``inputs_uri`` (the workflow store keeps the object without them: a wide map's lists
         would be stored, and parsed, twice); the propeller reads them from there.
-    :ivar inputs_uri: where those inputs are stored (``inputs.pb``, a flyteidl ``LiteralMap``).
+    :ivar inputs_uri: where those inputs are stored (``inputs.pb``, a flyteidl ``LiteralMap``);
+        "" when the admin kept small ones in its database: the object then carries them, and the
+        workflow store keeps them with it.
     :ivar metadata_prefix: the execution's metadata folder; node inputs and outputs go below it
         (``{metadata_prefix}/nodes/{node_id}/…``, the layout of :mod:`flytecore.admin.storage`).
     :ivar raw_output_prefix: where the execution's tasks write raw data (files, dataframes).

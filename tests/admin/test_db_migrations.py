@@ -11,6 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flyteidl.admin import event_pb2 as admin_event_pb2
+from flyteidl.admin import execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.event import event_pb2
 from sqlalchemy import MetaData, Table, insert, inspect
@@ -31,6 +32,7 @@ from flytecore.admin.storage import MetadataStore
 from flytecore.spec.identifiers import NodeExecutionIdentifier, WorkflowExecutionIdentifier
 from flytecore.spec.phases import NodeExecutionPhase
 from tests.admin.conftest import database_rows
+from tests.admin.conftest import execution as _execution_row
 
 TABLES = {
     "projects",
@@ -46,8 +48,8 @@ TABLES = {
 
 def test_upgrade_from_empty_creates_exactly_the_models_schema(db_url: str) -> None:
     assert current_revision(db_url) is None
-    assert upgrade(db_url) == head_revision() == "0003"
-    assert current_revision(db_url) == "0003"
+    assert upgrade(db_url) == head_revision() == "0004"
+    assert current_revision(db_url) == "0004"
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
@@ -62,8 +64,8 @@ def test_upgrade_from_empty_creates_exactly_the_models_schema(db_url: str) -> No
 
 def test_upgrade_twice_is_a_no_op(db_url: str) -> None:
     upgrade(db_url)
-    assert upgrade(db_url) == "0003"
-    assert current_revision(db_url) == "0003"
+    assert upgrade(db_url) == "0004"
+    assert current_revision(db_url) == "0004"
 
 
 def test_downgrade_to_base_removes_every_table(db_url: str) -> None:
@@ -161,7 +163,7 @@ def test_inline_inputs_migrate_up_from_0002_keeping_every_row(db_url: str, tmp_p
         before = database_rows(engine)
         assert "input_data" not in {c["name"] for c in inspect(engine).get_columns("node_executions")}
 
-        assert upgrade(db_url) == "0003"
+        assert upgrade(db_url, "0003") == "0003"
         after = database_rows(engine)
         for table in ("node_executions", "task_executions"):
             columns = {c["name"]: c for c in inspect(engine).get_columns(table)}
@@ -174,6 +176,7 @@ def test_inline_inputs_migrate_up_from_0002_keeping_every_row(db_url: str, tmp_p
         }
 
         # The migrated rows take events: n1 had no inputs yet, so the inline ones are recorded.
+        assert upgrade(db_url) == "0004"  # the models' schema
         service = AdminService(
             Repository(make_session_factory(engine)), MetadataStore(str(tmp_path / "store")), AdminConfig(db_url=db_url)
         )
@@ -202,3 +205,74 @@ def test_inline_inputs_migrate_up_from_0002_keeping_every_row(db_url: str, tmp_p
         assert "input_data" not in {c["name"] for c in inspect(engine).get_columns("task_executions")}
     finally:
         engine.dispose()
+
+
+def test_inline_execution_inputs_migrate_up_from_0003_keeping_every_row(db_url: str, tmp_path: Path) -> None:
+    """0004 adds ``inputs_data`` and ``user_inputs_data`` (NULL) to the executions a 0003 database
+    holds; their rows stay as they were, their inputs are still read from their files, and new
+    executions keep small inputs in the new columns."""
+    assert upgrade(db_url, "0003") == "0003"
+    store = MetadataStore(str(tmp_path / "store"))
+    e1 = WorkflowExecutionIdentifier(project="flytesnacks", domain="development", name="e1")
+    given = literals_pb2.LiteralMap(literals={"a": _integer(1)})
+    as_run = literals_pb2.LiteralMap(literals={"a": _integer(1), "b": _integer(3)})
+    uris = {"inputs_uri": store.execution_inputs_uri(e1), "user_inputs_uri": store.execution_user_inputs_uri(e1)}
+    store.write_bytes(uris["inputs_uri"], as_run.SerializeToString(deterministic=True))
+    store.write_bytes(uris["user_inputs_uri"], given.SerializeToString(deterministic=True))
+    engine = make_engine(db_url)
+    try:
+        old = MetaData()
+        old.reflect(engine)
+        with engine.begin() as conn:
+            for name, files in (("e1", uris), ("e2", {})):  # e2: no inputs recorded
+                conn.execute(insert(old.tables["executions"]).values(_row(
+                    old.tables["executions"], project="flytesnacks", domain="development", name=name, phase=1, **files
+                )))  # fmt: skip
+            conn.execute(insert(old.tables["node_executions"]).values(_row(
+                old.tables["node_executions"], execution_project="flytesnacks", execution_domain="development",
+                execution_name="e1", node_id="n0", phase=2, input_data=b"",
+            )))  # fmt: skip
+        before = database_rows(engine)
+        assert not {"inputs_data", "user_inputs_data"} & {c["name"] for c in inspect(engine).get_columns("executions")}
+
+        assert upgrade(db_url) == "0004"
+        after = database_rows(engine)
+        columns = {c["name"]: c for c in inspect(engine).get_columns("executions")}
+        assert list(columns)[-2:] == ["inputs_data", "user_inputs_data"]
+        assert columns["inputs_data"]["nullable"] and columns["user_inputs_data"]["nullable"]
+        # Every execution kept as it was, with no inputs in the new last columns (NULL, NULL).
+        assert after["executions"] == [(*row, None, None) for row in before["executions"]]
+        assert len(after["executions"]) == 2
+        assert {t: rows for t, rows in after.items() if t not in ("executions", "alembic_version")} == {
+            t: rows for t, rows in before.items() if t not in ("executions", "alembic_version")
+        }
+
+        # The migrated execution's inputs are still read from its file; a new one keeps them in the row.
+        service = AdminService(Repository(make_session_factory(engine)), store, AdminConfig(db_url=db_url))
+        migrated = _execution_data(service, "e1")
+        assert (migrated.full_inputs, migrated.inputs.url) == (as_run, uris["inputs_uri"])
+        assert _execution_data(service, "e2").full_inputs == literals_pb2.LiteralMap()  # none recorded: empty
+        kept = as_run.SerializeToString(deterministic=True)
+        service.repo.create_execution(_execution_row("e3", inputs_uri="", inputs_data=kept))
+        new = _execution_data(service, "e3")
+        assert (new.full_inputs, new.inputs.url) == (as_run, "")
+
+        # And back: 0003 drops the columns (and the kept inputs with them), keeping the rows.
+        with engine.begin() as conn, alembic_config(conn) as config:
+            command.downgrade(config, "0003")
+        down = database_rows(engine)
+        assert [row[:3] for row in down["executions"]] == [("flytesnacks", "development", n) for n in ("e1", "e2", "e3")]
+        assert down["executions"][:2] == before["executions"]
+        down_columns = {c["name"] for c in inspect(engine).get_columns("executions")}
+        assert not {"inputs_data", "user_inputs_data"} & down_columns
+    finally:
+        engine.dispose()
+
+
+def _integer(value: int) -> literals_pb2.Literal:
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=value)))
+
+
+def _execution_data(service: AdminService, name: str) -> execution_pb2.WorkflowExecutionGetDataResponse:
+    eid = identifier_pb2.WorkflowExecutionIdentifier(project="flytesnacks", domain="development", name=name)
+    return service.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=eid))

@@ -1,6 +1,6 @@
 """Admin service: FlyteAdmin's inline event data policy. A node or task event's small inline
 inputs and outputs are kept in the database (no file written) and served back by the Get*Data
-calls; larger ones are offloaded to files as before; ``inline_event_data_bytes=0`` offloads all;
+calls; larger ones are offloaded to files as before; ``inline_data_bytes=0`` offloads all;
 the first inputs recorded win; unreadable inline data is refused. On SQLite and PostgreSQL.
 Batches (``create_events``) with inline data: test_service_event_batches."""
 
@@ -44,7 +44,7 @@ TID = task_execution_id_of(task_id("n0"), (DOMAIN,))
 
 @pytest.fixture
 def run(admin: AdminService) -> AdminService:
-    """The admin with execution ``run-1`` created (QUEUED): its inputs.pb and user_inputs.pb written."""
+    """The admin with execution ``run-1`` created (QUEUED): its small inputs kept in its row, no file."""
     launch(admin, {"a": integer(1)}, name=RUN)
     return admin
 
@@ -54,7 +54,7 @@ def storage(admin: AdminService) -> Path:
 
 
 def limited(admin: AdminService, limit: int) -> AdminService:
-    admin.config = attrs.evolve(admin.config, inline_event_data_bytes=limit)
+    admin.config = attrs.evolve(admin.config, inline_data_bytes=limit)
     return admin
 
 
@@ -82,9 +82,9 @@ def a_task_node(admin: AdminService, inputs: literals_pb2.LiteralMap, result: li
 
 
 def test_small_inline_data_is_kept_in_the_database_and_served_back(run: AdminService) -> None:
-    assert run.config.inline_event_data_bytes == 64 * 1024  # the default
+    assert run.config.inline_data_bytes == 64 * 1024  # the default
     before = files(run)
-    assert set(before) == {"inputs.pb", "user_inputs.pb"}  # CreateExecution's
+    assert before == {}  # CreateExecution kept the execution's small inputs in the database
     inputs, result = outputs(a=1, b=3), outputs(o0=4)
     a_task_node(run, inputs, result)
 
@@ -138,7 +138,7 @@ def test_data_is_kept_up_to_the_limit_and_offloaded_above_it(run: AdminService, 
     attempt = run.repo.get_task_execution(TID)
     stored = files(run)
     if inline:
-        assert set(stored) == {"inputs.pb", "user_inputs.pb"}
+        assert stored == {}
         assert row.input_data == attempt.input_data == serialized(inputs)
         assert row.input_uri == attempt.input_uri == row.output_uri == attempt.output_uri == ""
     else:  # offloaded exactly as before: the node's inputs.pb, the node's and the attempt's outputs.pb
@@ -258,7 +258,7 @@ def test_inline_data_over_the_event_data_limit_is_refused_whatever_the_setting(r
         node_event(run, "n0", Node.SUCCEEDED, 2, output_data=big(MAX_EVENT_DATA_BYTES + 1))
     assert (database_rows(run.repo.engine), storage_files(storage(run))) == before
     node_event(run, "n0", Node.SUCCEEDED, 2, output_data=big(MAX_EVENT_DATA_BYTES))  # at the limit: kept inline
-    assert node_data(run).full_outputs == big(MAX_EVENT_DATA_BYTES) and files(run).keys() == {"inputs.pb", "user_inputs.pb"}
+    assert node_data(run).full_outputs == big(MAX_EVENT_DATA_BYTES) and files(run) == {}
 
 
 def test_unreadable_inline_inputs_in_the_database_fail_the_read_naming_the_record(run: AdminService) -> None:

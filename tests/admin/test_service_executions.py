@@ -132,9 +132,11 @@ def test_execution_merges_defaults_is_recorded_queued_and_handed_to_the_launcher
 
     data = admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=created.id))
     assert ints(data.full_inputs) == {"a": 1, "b": 3}
-    assert data.inputs.url.endswith("/executions/run-1/inputs.pb") and data.inputs.bytes > 0
+    # Small inputs are kept in the database, with no location (test_service_execution_inputs).
+    assert data.inputs == common_pb2.UrlBlob()
     row = admin.repo.get_execution(WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name="run-1"))
-    user_inputs = literals_pb2.LiteralMap.FromString(admin.store.read_bytes(row.user_inputs_uri))
+    assert row.user_inputs_data is not None
+    user_inputs = literals_pb2.LiteralMap.FromString(row.user_inputs_data)
     assert ints(user_inputs) == {"a": 1}
     assert row.launched and row.launch_plan_name == pipeline.name and row.workflow_version == "v1"
 
@@ -153,8 +155,8 @@ def test_inputs_the_user_gave_whole_are_stored_once_and_read_back_as_both(
 ) -> None:
     launch(admin, {"a": integer(4), "b": integer(5)}, name="whole")
     row = admin.repo.get_execution(WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name="whole"))
-    assert row.user_inputs_uri == row.inputs_uri  # nothing was merged in: one file
-    assert ints(literals_pb2.LiteralMap.FromString(admin.store.read_bytes(row.user_inputs_uri))) == {"a": 4, "b": 5}
+    assert row.user_inputs_data is None and row.inputs_data is not None  # nothing was merged in: kept once
+    assert ints(literals_pb2.LiteralMap.FromString(row.inputs_data)) == {"a": 4, "b": 5}
     relaunched = admin.relaunch_execution(execution_pb2.ExecutionRelaunchRequest(id=exec_id("whole"), name="again"))
     data = admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=relaunched.id))
     assert ints(data.full_inputs) == {"a": 4, "b": 5}

@@ -68,8 +68,12 @@ def test_admin_and_propeller_processes_share_a_workflow_store(tmp_path: Path) ->
         assert doc["outputs"] == {"message": "sum of squares is 5 (small)", "total": 5}
         # Small task data went over gRPC inline in the events and into the admin's database: no
         # file or folder for the task nodes (n0, n2) in storage.
-        nodes = home / "storage" / "metadata" / "flytesnacks" / "development" / "executions" / "split1" / "nodes"
+        execution = home / "storage" / "metadata" / "flytesnacks" / "development" / "executions" / "split1"
+        nodes = execution / "nodes"
         assert not (nodes / "n0").exists() and not (nodes / "n2").exists()
+        # Nor for the execution's own small inputs: the admin kept them in its database and put
+        # them into the workflow store with the object, where the propeller process read them.
+        assert sorted(f.name for f in execution.iterdir() if f.is_file()) == ["outputs.pb"]
         # Terminate reaches the propeller through the store (an abort request).
         project = write_project(tmp_path / "project")
         launched = flytecore("run", "--remote", "--no-wait", "--name", "napsplit", str(project / f"{MODULE}.py"), "long_wf", env=env)

@@ -247,6 +247,10 @@ class Execution(Base):
     closure: Mapped[bytes] = mapped_column(default=b"")
     inputs_uri: Mapped[str] = mapped_column(default="")
     user_inputs_uri: Mapped[str] = mapped_column(default="")
+    # Inputs kept here when small (serialized flyteidl LiteralMaps; inputs_uri and
+    # user_inputs_uri are then empty): as run, and as the user gave them (NULL: the same).
+    inputs_data: Mapped[bytes | None] = mapped_column(default=None)
+    user_inputs_data: Mapped[bytes | None] = mapped_column(default=None)
     outputs_uri: Mapped[str] = mapped_column(default="")
     error: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     # flytecore.spec.ExecutionMode

@@ -49,6 +49,15 @@ class ServiceBase:
                 f"{', '.join(p.id for p in self.repo.list_projects(limit=20).rows) or 'none'})"
             ) from None
 
+    def _kept_inline(self, data: bytes) -> bool:
+        """Whether a literal map (serialized ``data``) is kept in the database rather than written
+        to metadata storage: at most ``AdminConfig.inline_data_bytes``. The one rule for every
+        map the admin records, an execution's inputs (CreateExecution) and an event's inline
+        ``input_data`` / ``output_data`` (FlyteAdmin's inline event data policy, by size). A
+        limit of 0 keeps none, not even an empty map."""
+        limit = self.config.inline_data_bytes
+        return 0 < limit and len(data) <= limit
+
     def _known_project_page(self, page: P, project: str) -> P:
         """``page`` of a list in ``project``; an empty one is NOT_FOUND if the project is not
         registered (a mistyped project would otherwise look like one with nothing in it). The

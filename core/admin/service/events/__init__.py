@@ -23,7 +23,7 @@ is judged again (usually ALREADY_EXISTS). After a few lost races the call is ABO
 
 Inputs and outputs: an ``input_uri`` / ``output_uri`` is recorded as given. Inline
 ``input_data`` / ``output_data`` of a node or task execution follows FlyteAdmin's inline event
-data policy, by size (``AdminConfig.inline_event_data_bytes``, 64 KiB): a small map is kept in
+data policy, by size (``AdminConfig.inline_data_bytes``, 64 KiB): a small map is kept in
 the database (inputs in the record's ``input_data`` column, outputs in its closure's
 ``output_data``), a larger one is written to the record's ``inputs.pb`` / ``outputs.pb`` and
 that URI recorded (FlyteAdmin's "offload" policy; 0 offloads all). An execution's inline

@@ -3,10 +3,11 @@ event, or a batch of them in one transaction, where each record is read once and
 and where an event's data (inline inputs and outputs, errors) goes.
 
 Inline literal maps (``input_data``, ``output_data``) follow FlyteAdmin's inline event data
-policy, by size (``AdminConfig.inline_event_data_bytes``): a small one is kept in the database
+policy, by size (``AdminConfig.inline_data_bytes``): a small one is kept in the database
 (inputs in the record's ``input_data`` column, outputs in its closure's ``output_data``), a larger
 one is written to the record's ``inputs.pb`` / ``outputs.pb`` and its location recorded, as
-FlyteAdmin's "offload" policy does. :meth:`EventRecording._kept_inline` decides, for both.
+FlyteAdmin's "offload" policy does. :meth:`ServiceBase._kept_inline` decides, for both (and for
+an execution's inputs, :mod:`flytecore.admin.service.executions.create`).
 """
 
 from __future__ import annotations
@@ -188,13 +189,6 @@ class EventRecording(ServiceBase):
 
     def _node_id(self, proto_id: Any) -> NodeExecutionIdentifier:
         return node_execution_id_of(proto_id, self.config.domains)
-
-    def _kept_inline(self, data: bytes) -> bool:
-        """FlyteAdmin's inline event data policy, by size: whether an event's literal map
-        (serialized ``data``) is kept in the database (at most ``inline_event_data_bytes``) rather
-        than written to storage. A limit of 0 keeps none, not even an empty map."""
-        limit = self.config.inline_event_data_bytes
-        return 0 < limit and len(data) <= limit
 
     def _offload(self, data: bytes, uri: Callable[[], str]) -> str:
         """Write an event's literal map to ``uri()`` (FlyteAdmin's offload policy); returns that URI."""

@@ -6,17 +6,28 @@ inputs, record the execution as QUEUED, write the inputs, hand a workflow object
 launcher. Everything that can refuse the request runs before anything is written, so a refused
 request leaves the database and the storage as they were.
 
+Where the inputs go (:meth:`ExecutionCreation._recorded_inputs`, the one place that decides):
+small ones, as run and as the user gave them, each at most ``AdminConfig.inline_data_bytes``
+serialized (the rule the events' inline data follows, :meth:`ServiceBase._kept_inline`), are
+kept in the execution's row (``inputs_data``, ``user_inputs_data``) and no file is written or
+flushed: the row's insert is their durable write, at the database's own durability. Larger ones
+are written to ``inputs.pb`` and ``user_inputs.pb`` in metadata storage, as FlyteAdmin does. The
+engine then gets the inputs in the workflow object either way, with an empty ``inputs_uri`` when
+there is no file.
+
 Execution names are idempotency keys, as in FlyteAdmin: a name already taken in the project
 and domain is ALREADY_EXISTS, whatever the request (FlyteAdmin's unique key on executions gives
 the same answer, and flytekit's ``FlyteRemote.execute`` treats it as "already launched" and
 fetches the execution). The row is the claim on the name: it is inserted before the inputs are
-written, so a second request with a taken name writes nothing at all. (FlyteAdmin offloads the
-inputs first, which lets a duplicate overwrite the first execution's ``inputs.pb``.)
+written (or with them, when they are kept in it), so a second request with a taken name writes
+nothing at all. (FlyteAdmin offloads the inputs first, which lets a duplicate overwrite the
+first execution's ``inputs.pb``.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flyteidl.admin import execution_pb2, launch_plan_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
@@ -33,7 +44,7 @@ from flytecore.admin.service.errors import (
     NotFoundError,
     repository_errors,
 )
-from flytecore.admin.service.executions.data import literal_map_data
+from flytecore.admin.service.executions.data import inline_literal_map, literal_map_data
 from flytecore.admin.service.executions.ids import (
     execution_id_of,
     generate_execution_name,
@@ -106,7 +117,7 @@ class ExecutionCreation(SingleTaskLaunchPlans):
         with repository_errors():
             row = self.repo.get_execution(eid)
         spec = execution_pb2.ExecutionSpec.FromString(row.spec)
-        user_inputs, _ = literal_map_data(self.store, row.user_inputs_uri)
+        user_inputs = self._user_inputs(eid, row)
         spec.metadata.mode = int(ExecutionMode.RELAUNCH)
         spec.metadata.reference_execution.CopyFrom(request.id)
         # A relaunch is started by a user, not by the node that launched the original.
@@ -144,12 +155,12 @@ class ExecutionCreation(SingleTaskLaunchPlans):
         merged = merge_inputs(user_inputs, lp_spec.fixed_inputs, lp_closure.expected_inputs, lp_name)
         resolved = self._resolve_spec(spec, lp_spec)
         parent = self._parent_of(resolved)
-        # 5. Record the execution as QUEUED. The insert claims the name (the idempotency key).
-        row = self._execution_row(eid, resolved, lp_row, workflow_id, accepted_at, parent)
-        merged_bytes = merged.SerializeToString(deterministic=True)
-        user_bytes = user_inputs.SerializeToString(deterministic=True)
-        if user_bytes == merged_bytes:
-            row.user_inputs_uri = row.inputs_uri  # nothing added to what the user gave: one file
+        # 5. Record the execution as QUEUED (with its inputs, if they are kept in the row). The
+        # insert claims the name (the idempotency key).
+        inputs_columns, inputs_files = self._recorded_inputs(
+            eid, merged.SerializeToString(deterministic=True), user_inputs.SerializeToString(deterministic=True)
+        )
+        row = self._execution_row(eid, resolved, lp_row, workflow_id, accepted_at, parent, inputs_columns)
         try:
             with repository_errors():
                 self.repo.create_execution(row)
@@ -158,19 +169,22 @@ class ExecutionCreation(SingleTaskLaunchPlans):
                 f"execution {show_execution(eid)} already exists; execution names are idempotency keys, so "
                 "this request is taken as a repeat of the one that created it (GetExecution returns it)"
             ) from None
-        # 6. Write the inputs: as run (inputs.pb, what the engine reads) and as the user gave them.
-        try:
-            self.store.write_all({row.inputs_uri: merged_bytes, row.user_inputs_uri: user_bytes})
-        except Exception as exc:  # storage of any fsspec backend: record why, never leave it QUEUED
-            self._record_failure(eid, "InputsNotWritten", f"the inputs could not be written: {exc}")
-            raise AdminError(f"execution {show_execution(eid)} failed: its inputs could not be written: {exc}") from exc
+        # 6. Write the inputs not kept in the row: as run (inputs.pb) and as the user gave them.
+        if inputs_files:
+            try:
+                self.store.write_all(inputs_files)
+            except Exception as exc:  # storage of any fsspec backend: record why, never leave it QUEUED
+                self._record_failure(eid, "InputsNotWritten", f"the inputs could not be written: {exc}")
+                raise AdminError(
+                    f"execution {show_execution(eid)} failed: its inputs could not be written: {exc}"
+                ) from exc
         # 7. Hand the workflow object to the engine; without one it waits, QUEUED.
         if self.launcher is not None:
             obj = WorkflowObject(
                 execution_id=eid,
                 closure=self.compiled_closure_spec(workflow_id),
                 inputs=idl.from_idl(merged, LiteralMap),
-                inputs_uri=row.inputs_uri,
+                inputs_uri=row.inputs_uri,  # "": no file, the engine keeps the inputs with the object
                 metadata_prefix=self.store.execution_prefix(eid),
                 raw_output_prefix=resolved.raw_output_data_config.output_location_prefix
                 or self.store.raw_output_prefix(eid),
@@ -191,6 +205,38 @@ class ExecutionCreation(SingleTaskLaunchPlans):
             self.repo.update_execution(eid, launched=True)
         return eid
 
+    def _recorded_inputs(
+        self, eid: WorkflowExecutionIdentifier, merged: bytes, given: bytes
+    ) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Where an execution's inputs are recorded: as run (``merged``) and as the user gave
+        them (``given``), both serialized. Returns the execution row's input columns and the
+        files to write (URI -> bytes).
+
+        Both are kept in the row (``inputs_data``, ``user_inputs_data``; no file) when each is
+        :meth:`_kept_inline`; otherwise both are files, ``inputs.pb`` and ``user_inputs.pb``, as
+        before: never one of each. Inputs the user gave whole (nothing merged in) are recorded
+        once: ``user_inputs_data`` NULL, or one file that both URIs name.
+        """
+        same = given == merged
+        if self._kept_inline(merged) and self._kept_inline(given):
+            kept = {"inputs_data": merged, "user_inputs_data": None if same else given}
+            return {"inputs_uri": "", "user_inputs_uri": "", **kept}, {}
+        inputs_uri = self.store.execution_inputs_uri(eid)
+        user_inputs_uri = inputs_uri if same else self.store.execution_user_inputs_uri(eid)
+        files = {"inputs_uri": inputs_uri, "user_inputs_uri": user_inputs_uri}
+        return {**files, "inputs_data": None, "user_inputs_data": None}, {inputs_uri: merged, user_inputs_uri: given}
+
+    def _user_inputs(self, eid: WorkflowExecutionIdentifier, row: m.Execution) -> literals_pb2.LiteralMap:
+        """The inputs the user gave ``row``'s execution: its ``user_inputs.pb``, or kept in the
+        row (``user_inputs_data``; NULL: the inputs as run, ``inputs_data``).
+
+        :raises FailedPreconditionError: they cannot be read, naming the execution or the file.
+        """
+        data = row.inputs_data if row.user_inputs_data is None else row.user_inputs_data
+        kept = inline_literal_map(data, f"user inputs of execution {show_execution(eid)}")
+        user_inputs, _ = literal_map_data(self.store, row.user_inputs_uri, kept)
+        return user_inputs
+
     def _launch_plan_for(self, lp_id: identifier_pb2.Identifier) -> m.LaunchPlan:
         if lp_id.resource_type == identifier_pb2.TASK:
             return self._single_task_launch_plan(entity_id(lp_id, ResourceType.TASK))
@@ -207,7 +253,8 @@ class ExecutionCreation(SingleTaskLaunchPlans):
         self, spec: execution_pb2.ExecutionSpec, lp_spec: launch_plan_pb2.LaunchPlanSpec
     ) -> execution_pb2.ExecutionSpec:
         """The spec as recorded: run options the request leaves unset come from the launch plan
-        (FlyteAdmin's precedence); the inputs live in storage, not in the spec."""
+        (FlyteAdmin's precedence); the inputs are recorded apart (:meth:`_recorded_inputs`), not
+        in the spec."""
         resolved = execution_pb2.ExecutionSpec()
         resolved.CopyFrom(spec)
         resolved.ClearField("inputs")
@@ -249,6 +296,7 @@ class ExecutionCreation(SingleTaskLaunchPlans):
         workflow_id: Identifier,
         created_at: dt.datetime,
         parent: NodeExecutionIdentifier | None,
+        inputs_columns: dict[str, Any],
     ) -> m.Execution:
         closure = execution_pb2.ExecutionClosure(
             phase=int(WfPhase.QUEUED),
@@ -268,8 +316,7 @@ class ExecutionCreation(SingleTaskLaunchPlans):
             phase=int(WfPhase.QUEUED),
             spec=spec.SerializeToString(deterministic=True),
             closure=closure.SerializeToString(deterministic=True),
-            inputs_uri=self.store.execution_inputs_uri(eid),
-            user_inputs_uri=self.store.execution_user_inputs_uri(eid),
+            **inputs_columns,
             mode=int(spec.metadata.mode),
             user=spec.metadata.principal,
             tags=list(spec.tags),

@@ -1,7 +1,8 @@
 """The Get*Data calls' shared answer: recorded literal maps, in full and as locations.
 
-A literal map is recorded by location (a file in metadata storage) or, for small inline event
-data of node and task executions, in the database itself (see
+A literal map is recorded by location (a file in metadata storage) or, when small, in the
+database itself: an execution's inputs (see :mod:`flytecore.admin.service.executions.create`)
+and the inline event data of node and task executions (see
 :mod:`flytecore.admin.service.events.recording`). Either way the calls answer it in full
 (``full_inputs`` / ``full_outputs``); the location (``inputs`` / ``outputs``) is empty for data
 kept in the database, as FlyteAdmin answers: there is no file to point at.

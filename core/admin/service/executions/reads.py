@@ -7,8 +7,8 @@ from flyteidl.admin import common_pb2, execution_pb2
 from flytecore.admin.db import models as m
 from flytecore.admin.service.base import ServiceBase, sort_of
 from flytecore.admin.service.errors import repository_errors
-from flytecore.admin.service.executions.data import data_response
-from flytecore.admin.service.executions.ids import execution_id_of
+from flytecore.admin.service.executions.data import data_response, inline_literal_map
+from flytecore.admin.service.executions.ids import execution_id_of, show_execution
 from flytecore.admin.service.validation import check_domain, check_execution_name, check_project_id
 from flytecore.spec import idl
 from flytecore.spec.identifiers import WorkflowExecutionIdentifier
@@ -27,10 +27,16 @@ class ExecutionReads(ServiceBase):
     def get_execution_data(
         self, request: execution_pb2.WorkflowExecutionGetDataRequest
     ) -> execution_pb2.WorkflowExecutionGetDataResponse:
-        """An execution's inputs (as run) and outputs, in full and as locations."""
+        """An execution's inputs (as run) and outputs, in full and as locations; inputs kept in
+        the database (``inputs_data``) have no location."""
+        eid = execution_id_of(request.id, self.config.domains)
         with repository_errors():
-            row = self.repo.get_execution(execution_id_of(request.id, self.config.domains))
-        return data_response(self.store, execution_pb2.WorkflowExecutionGetDataResponse, row.inputs_uri, row.outputs_uri)
+            row = self.repo.get_execution(eid)
+        kept_inputs = inline_literal_map(row.inputs_data, f"inputs of execution {show_execution(eid)}")
+        return data_response(
+            self.store, execution_pb2.WorkflowExecutionGetDataResponse, row.inputs_uri, row.outputs_uri,
+            inline_inputs=kept_inputs,
+        )  # fmt: skip
 
     def list_executions(self, request: common_pb2.ResourceListRequest) -> execution_pb2.ExecutionList:
         """Executions of a project and domain (of one name if ``id.name`` is set), newest first

@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-10
 
-The admin's inline event data policy (``AdminConfig.inline_event_data_bytes``) keeps an event's
+The admin's inline event data policy (``AdminConfig.inline_data_bytes``) keeps an event's
 small ``input_data`` in the row instead of writing an ``inputs.pb`` file: a nullable column of
 serialized flyteidl ``LiteralMap`` bytes on ``node_executions`` and ``task_executions`` (NULL:
 no inline inputs; the rows already there keep their ``input_uri``). Small inline outputs need no
