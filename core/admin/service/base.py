@@ -14,6 +14,7 @@ from flytecore.admin.config import AdminConfig
 from flytecore.admin.db import NotFound, Page, Repository, Sort, SortDirection
 from flytecore.admin.service.errors import InvalidArgumentError, NotFoundError
 from flytecore.admin.storage import MetadataStore
+from flytecore.spec._wellknown import enc_timestamp
 
 P = TypeVar("P", bound=Page[Any])
 
@@ -100,7 +101,9 @@ def timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
         return None
     ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
+    # What FromDatetime writes (a naive datetime is UTC), at a tenth of its cost: every event
+    # sets two or three.
+    enc_timestamp(value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC), ts)
     return ts
 
 

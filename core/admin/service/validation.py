@@ -51,9 +51,17 @@ _RESOURCE_TYPES = {
 }
 
 
+_VALID_NAMES: set[str] = set()
+"""Names that passed :func:`check_name` (the same project, domain, execution and node names come
+with every event): checked once. Emptied when it grows past :data:`_VALID_NAMES_KEPT`."""
+_VALID_NAMES_KEPT = 65536
+
+
 def check_name(value: str, field: str, *, required: bool = True) -> None:
     """A name usable as a key and a path component: no ``/``, ``\\``, ``..``, control
     characters, not ``.``, at most 255 UTF-8 bytes."""
+    if value in _VALID_NAMES:
+        return
     if not value:
         if required:
             raise InvalidArgumentError(f"{field} is required")
@@ -70,6 +78,9 @@ def check_name(value: str, field: str, *, required: bool = True) -> None:
     if value == "." or ".." in value:
         what = "is '.'" if value == "." else "contains '..'"
         raise InvalidArgumentError(f"{field} {value!r} {what}; names are path components")
+    if len(_VALID_NAMES) >= _VALID_NAMES_KEPT:
+        _VALID_NAMES.clear()
+    _VALID_NAMES.add(value)
 
 
 def check_id_part(value: str, field: str) -> None:

@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from flytecore.admin.db import models as m
 from flytecore.admin.service.base import timestamp
 from flytecore.admin.service.errors import AlreadyExistsError, FailedPreconditionError, InvalidArgumentError
+from flytecore.spec._wellknown import dec_timestamp
 from flytecore.spec.phases import TaskExecutionPhase as TaskPhase
 from flytecore.spec.phases import WorkflowExecutionPhase as WfPhase
 
@@ -55,7 +56,7 @@ def check_transition(what: str, current: Any, phase: Any, terminal: bool, *, sta
 def occurred_at(event: Any) -> dt.datetime:
     """When the event happened: its ``occurred_at``, or now if it has none."""
     if event.HasField("occurred_at"):
-        return event.occurred_at.ToDatetime(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+        return dec_timestamp(event.occurred_at)
     return m.utcnow()
 
 
