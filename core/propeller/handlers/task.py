@@ -99,7 +99,7 @@ def task_context(ctx: NodeContext, template: TaskTemplate) -> TaskContext:
         environment=env,
         wake=lambda: ctx.engine.wake_node(eid, ctx.key),
         now=ctx.now,
-        inputs_stored=map_inputs_uri is not None or not status.inputs_inline,
+        inputs_stored=not status.inputs_inline,  # never set for a map's elements
     )
 
 

@@ -184,7 +184,7 @@ class ContainerExecutor:
             shutil.rmtree(cwd, ignore_errors=True)  # left by an attempt the propeller lost
             os.makedirs(cwd)
         hand_in, hand_back = {}, None
-        if in_process and self._in_process_entrypoint(ctx.template):
+        if in_process and parts[0] == _ENTRYPOINT:  # flytecore's entrypoint, in the worker
             hand_back = ctx.output_prefix
             if not ctx.inputs_stored:
                 hand_in[ctx.inputs_uri] = literal_map_to_bytes(ctx.inputs)
