@@ -93,3 +93,19 @@ def test_an_update_can_expect_a_column_to_be_null(repo: Repository) -> None:
     with pytest.raises(ConcurrentUpdate):
         repo.update_execution(nid().execution_id, expect={"started_at": None}, started_at=T0)  # type: ignore[arg-type]
     assert repo.get_execution(nid().execution_id).started_at == T0  # type: ignore[arg-type]
+
+
+def test_a_row_read_on_the_driver_is_the_orm_row_and_a_missing_one_is_not_found(repo: Repository) -> None:
+    from tests.admin.test_db_executions import xid
+
+    repo.create_execution(execution(inputs_data=b"\x0a\x00"))
+    repo.update_execution(xid(), phase=3, started_at=T0, closure=b"\x08\x03")
+    row = repo.execution_row(xid())
+    assert tuple(row) == tuple(columns(repo.get_execution(xid())).values())
+    assert (row.phase, row.closure, row.started_at, row.inputs_data) == (3, b"\x08\x03", T0, b"\x0a\x00")
+    assert row.created_at.tzinfo == dt.UTC
+    with pytest.raises(NotFound, match="execution flytesnacks/development/exec9 not found"):
+        repo.execution_row(xid("exec9"))
+    # The read left no transaction open: a writer gets in at once.
+    repo.update_execution(xid(), phase=4)
+    assert repo.execution_row(xid()).phase == 4

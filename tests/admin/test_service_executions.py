@@ -188,7 +188,11 @@ def test_fixed_inputs_are_merged(admin: AdminService, launcher: RecordingLaunche
     created = launch(admin, {"a": integer(2)}, launch_plan="pipeline_b_fixed")
     data = admin.get_execution_data(execution_pb2.WorkflowExecutionGetDataRequest(id=created.id))
     assert ints(data.full_inputs) == {"a": 2, "b": 10}
-    assert launcher.launched[0].launch_plan_id.name == "pipeline_b_fixed"
+    obj = launcher.launched[0]
+    assert obj.launch_plan_id.name == "pipeline_b_fixed"
+    # The engine gets what is stored: the caller's input and the fixed one, converted once.
+    assert obj.inputs is not None
+    assert {k: v.scalar.primitive.integer for k, v in obj.inputs.literals.items()} == {"a": 2, "b": 10}  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

@@ -251,6 +251,25 @@ class WriteTransaction:
         finally:
             pooled.close()  # back to the pool, which resets it
 
+    @classmethod
+    @contextmanager
+    def open_read(cls, statements: Statements) -> Iterator[WriteTransaction]:
+        """Reads by key on a pooled connection, for a single read the API serves often
+        (GetExecution, polled by every client waiting for an execution). Only :meth:`row` and
+        :meth:`execute` of SELECTs belong in it; whatever the driver began is rolled back."""
+        pooled = statements.engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            assert driver is not None
+            cursor = driver.cursor()
+            try:
+                yield cls(cursor, statements)
+            finally:
+                cursor.close()
+                driver.rollback()
+        finally:
+            pooled.close()
+
     def _run(self, sql: str, call: Callable[[str], Any]) -> None:
         try:
             call(sql)

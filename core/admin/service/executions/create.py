@@ -78,7 +78,6 @@ from flytecore.spec.identifiers import (
     ResourceType,
     WorkflowExecutionIdentifier,
 )
-from flytecore.spec.literals import LiteralMap
 from flytecore.spec.phases import WorkflowExecutionPhase as WfPhase
 
 __all__ = ["ExecutionCreation"]
@@ -152,7 +151,7 @@ class ExecutionCreation(SingleTaskLaunchPlans):
         )
         self.compiled_closure(workflow_id)  # it must be there: refused before anything is written
         # 4. Merge the launch plan's fixed inputs and defaults with the caller's, and check them.
-        merged = merge_inputs(user_inputs, lp_spec.fixed_inputs, lp_closure.expected_inputs, lp_name)
+        merged, merged_literals = merge_inputs(user_inputs, lp_spec.fixed_inputs, lp_closure.expected_inputs, lp_name)
         resolved = self._resolve_spec(spec, lp_spec)
         parent = self._parent_of(resolved)
         # 5. Record the execution as QUEUED (with its inputs, if they are kept in the row). The
@@ -183,7 +182,7 @@ class ExecutionCreation(SingleTaskLaunchPlans):
             obj = WorkflowObject(
                 execution_id=eid,
                 closure=self.compiled_closure_spec(workflow_id),
-                inputs=idl.from_idl(merged, LiteralMap),
+                inputs=merged_literals,
                 inputs_uri=row.inputs_uri,  # "": no file, the engine keeps the inputs with the object
                 metadata_prefix=self.store.execution_prefix(eid),
                 raw_output_prefix=resolved.raw_output_data_config.output_location_prefix

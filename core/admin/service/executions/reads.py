@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flyteidl.admin import common_pb2, execution_pb2
 
 from flytecore.admin.db import models as m
@@ -22,7 +24,7 @@ class ExecutionReads(ServiceBase):
     def get_execution(self, request: execution_pb2.WorkflowExecutionGetRequest) -> execution_pb2.Execution:
         """One execution: its spec and its closure (phase, times, outputs or error)."""
         with repository_errors():
-            return self._execution_proto(self.repo.get_execution(execution_id_of(request.id, self.config.domains)))
+            return self._execution_proto(self.repo.execution_row(execution_id_of(request.id, self.config.domains)))
 
     def get_execution_data(
         self, request: execution_pb2.WorkflowExecutionGetDataRequest
@@ -55,7 +57,8 @@ class ExecutionReads(ServiceBase):
         self._known_project_page(page, request.id.project)
         return execution_pb2.ExecutionList(executions=[self._execution_proto(r) for r in page.rows], token=page.next_token)
 
-    def _execution_proto(self, row: m.Execution) -> execution_pb2.Execution:
+    def _execution_proto(self, row: m.Execution | Any) -> execution_pb2.Execution:
+        """``row``: an ORM row or a :meth:`~flytecore.admin.db.Repository.row` tuple."""
         closure = execution_pb2.ExecutionClosure.FromString(row.closure)
         closure.phase = row.phase  # the column is what conditional updates guard
         return execution_pb2.Execution(
