@@ -185,6 +185,10 @@ class _FieldCodec:
     write: Callable[[Message, Any], None]
     present: Callable[[Message], bool]
     get: Decode
+    inline: tuple[str, Any] | None = None
+    """How :func:`_compile_enc` writes the field without calling ``write``: ``("set", to)`` a
+    scalar (``to`` None: the value as it is), ``("model", cls)`` a spec model's message,
+    ``("models", cls)`` a repeated one; None: through ``write``."""
 
 
 @attrs.define(frozen=True)
@@ -201,8 +205,20 @@ class _ModelCodec:
     cls: type
     descriptor: Descriptor
     fields: tuple[_FieldPlan, ...] = ()
+    enc: Encode = attrs.field(init=False)
+    """Writes a model into its message: a function generated from the plans on first use
+    (:func:`_compile_enc`); what :meth:`enc_by_plan` does, without its calls per field."""
 
-    def enc(self, obj: Any, msg: Message) -> None:
+    def __attrs_post_init__(self) -> None:
+        def first(obj: Any, msg: Message) -> None:
+            # The plans are complete by the first write (a codec is built before it is used).
+            self.enc = _compile_enc(self)
+            self.enc(obj, msg)
+
+        self.enc = first
+
+    def enc_by_plan(self, obj: Any, msg: Message) -> None:
+        """The plans' writes one by one (the reference the generated encoder is tested against)."""
         if self.cls is spec.Literal and _write_primitive_literal(obj, msg):
             return
         for plan in self.fields:
@@ -241,6 +257,47 @@ class _ModelCodec:
             return self.cls(**kwargs)
         except SpecError as exc:
             raise ConversionError(f"{self.descriptor.full_name} is not a valid {self.cls.__name__}: {exc}") from exc
+
+
+def _compile_enc(codec: _ModelCodec) -> Encode:
+    """A function writing ``codec``'s model into its message, straight-line: a scalar field set
+    directly, a nested model's message written by that model's encoder, anything else through
+    its plan's ``write``. Same writes and errors as :meth:`_ModelCodec.enc_by_plan`."""
+    given: dict[str, Any] = {}
+    body = []
+    if codec.cls is spec.Literal:
+        body.append("        if _write_primitive_literal(obj, msg): return")
+    body += ["        name = v = None", "        try:"]
+    for i, plan in enumerate(codec.fields):
+        name = plan.name
+        body += [f"            name = {name!r}", f"            v = obj.{name}", "            if v is not None:"]
+        kind, arg = plan.codec.inline or ("write", None)
+        if kind == "set" and arg is None:
+            body.append(f"                msg.{name} = v")
+        elif kind == "set":
+            given[f"to{i}"] = arg
+            body.append(f"                msg.{name} = to{i}(v)")
+        elif kind == "model":
+            given[f"c{i}"] = _model_codec(arg)
+            body.append(f"                s = msg.{name}; s.SetInParent(); c{i}.enc(v, s)")
+        elif kind == "models":
+            given[f"c{i}"] = _model_codec(arg)
+            body += [f"                s = msg.{name}; e = c{i}.enc", "                for x in v: e(x, s.add())"]
+        else:
+            given[f"w{i}"] = plan.codec.write
+            body.append(f"                w{i}(msg, v)")
+    body += [
+        "            pass",
+        "        except ConversionError:",
+        "            raise",
+        "        except (TypeError, ValueError, OverflowError, AttributeError) as exc:",
+        f"            raise ConversionError(f'{codec.cls.__name__}.{{name}}: cannot write {{v!r}}: {{exc}}') from exc",
+    ]
+    source = "\n".join([f"def make({', '.join(given)}):", "    def enc(obj, msg):", *body, "    return enc"])
+    made: dict[str, Any] = {}
+    # This module's globals: ConversionError and _write_primitive_literal are looked up when called.
+    exec(compile(source, f"<encoder of {codec.cls.__qualname__}>", "exec"), globals(), made)
+    return typing.cast(Encode, made["make"](**given))
 
 
 _FAST_PRIMITIVES = frozenset({"integer", "float_value", "string_value", "boolean"})
@@ -318,7 +375,11 @@ def _scalar(tp: Any, fd: FieldDescriptor, where: str) -> tuple[Callable[[Any], A
     want = _SCALAR_TYPES[fd.type]
     if tp is not want:
         raise ConversionError(f"{where}: flyteidl field {fd.full_name} holds {want.__name__}, spec has {tp}")
-    return (lambda v: v), (lambda v: v)
+    return _same, _same
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _field_codec(tp: Any, fd: FieldDescriptor, where: str) -> _FieldCodec:
@@ -349,10 +410,12 @@ def _field_codec(tp: Any, fd: FieldDescriptor, where: str) -> _FieldCodec:
     if fd.is_repeated:
         if origin is not tuple or len(args) != 2 or args[1] is not Ellipsis:
             raise ConversionError(f"{where}: repeated flyteidl field {fd.full_name} needs tuple[X, ...], spec has {tp}")
+        inline = None
         if mt is not None:
             mc = _message_codec(args[0], mt, where)
             add: Callable[[Any, Any], None] = lambda c, v: mc.enc(v, c.add())  # noqa: E731
             take = mc.dec
+            inline = ("models", args[0]) if _is_twin(args[0], mt) else None
         else:
             to, take = _scalar(args[0], fd, where)
             add = lambda c, v: c.append(to(v))  # noqa: E731
@@ -363,7 +426,7 @@ def _field_codec(tp: Any, fd: FieldDescriptor, where: str) -> _FieldCodec:
                 add(container, v)
 
         return _FieldCodec(write_list, lambda m: len(getattr(m, name)) > 0,
-                           lambda m: tuple(take(v) for v in getattr(m, name)))
+                           lambda m: tuple(take(v) for v in getattr(m, name)), inline)
 
     if mt is not None:
         mc = _message_codec(tp, mt, where)
@@ -374,7 +437,8 @@ def _field_codec(tp: Any, fd: FieldDescriptor, where: str) -> _FieldCodec:
             sub.SetInParent()
             mc.enc(value, sub)
 
-        return _FieldCodec(write_message, lambda m: m.HasField(name), lambda m: mc.dec(getattr(m, name)))
+        return _FieldCodec(write_message, lambda m: m.HasField(name), lambda m: mc.dec(getattr(m, name)),
+                           ("model", tp) if _is_twin(tp, mt) else None)
 
     to, frm = _scalar(tp, fd, where)
     if fd.has_presence:
@@ -382,13 +446,19 @@ def _field_codec(tp: Any, fd: FieldDescriptor, where: str) -> _FieldCodec:
     else:
         zero = fd.default_value
         present = lambda m: getattr(m, name) != zero  # noqa: E731
-    return _FieldCodec(lambda m, v: setattr(m, name, to(v)), present, lambda m: frm(getattr(m, name)))
+    return _FieldCodec(lambda m, v: setattr(m, name, to(v)), present, lambda m: frm(getattr(m, name)),
+                       ("set", None if to is _same else to))
+
+
+def _is_twin(tp: Any, md: Descriptor) -> bool:
+    """Whether spec type ``tp`` is a model whose flyteidl twin is message ``md``."""
+    twin = TWINS.get(tp) if attrs.has(tp) else None
+    return twin is not None and twin.DESCRIPTOR.full_name == md.full_name
 
 
 def _message_codec(tp: Any, md: Descriptor, where: str) -> _MessageCodec:
     """Codec for spec type ``tp`` held in a flyteidl message of type ``md``."""
-    twin = TWINS.get(tp) if attrs.has(tp) else None
-    if twin is not None and twin.DESCRIPTOR.full_name == md.full_name:
+    if _is_twin(tp, md):
         # Late lookup: models are recursive (LiteralType holds LiteralType).
         return _MessageCodec(lambda v, m: _model_codec(tp).enc(v, m), lambda m: _model_codec(tp).dec(m))
     custom = _CUSTOM.get(md.full_name)
