@@ -211,8 +211,10 @@ class _ModelCodec:
 
     def __attrs_post_init__(self) -> None:
         def first(obj: Any, msg: Message) -> None:
-            # The plans are complete by the first write (a codec is built before it is used).
-            self.enc = _compile_enc(self)
+            # The plans are complete by the first write (a codec is built before it is used). A
+            # caller may hold this function for a whole list: compiled once all the same.
+            if self.enc is first:
+                self.enc = _compile_enc(self)
             self.enc(obj, msg)
 
         self.enc = first

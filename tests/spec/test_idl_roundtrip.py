@@ -467,3 +467,15 @@ def test_the_generated_encoder_writes_what_the_plans_write(cls: type, data: st.D
             object.__setattr__(broken, field.name, getattr(obj, field.name))
         object.__setattr__(broken, first.name, object())
         assert written(codec.enc, broken) == written(codec.enc_by_plan, broken)
+
+
+def test_an_encoder_is_generated_once_even_for_a_list_written_before_it_existed(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[str] = []
+    generate = idl._compile_enc
+    monkeypatch.setattr(idl, "_compile_enc", lambda codec: compiled.append(codec.cls.__name__) or generate(codec))
+    for cls in (spec.Container, spec.KeyValuePair):
+        idl._model_codec(cls).__attrs_post_init__()  # back to not generated yet
+    env = tuple(spec.KeyValuePair(key=f"K{i}", value=str(i)) for i in range(5))
+    msg = idl.to_idl(spec.Container(image="img", env=env))
+    assert [(kv.key, kv.value) for kv in msg.env] == [(f"K{i}", str(i)) for i in range(5)]
+    assert sorted(compiled) == ["Container", "KeyValuePair"]
