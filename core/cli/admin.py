@@ -201,6 +201,9 @@ def serve(
             click.echo(f"signed URLs start with {config.http_base_url}")
         click.echo("Stop with Ctrl-C.")
 
+    from flytecore import _gc
+
+    _gc.hold()  # this process is the admin until it stops
     try:
         run_server(
             config, host=host, port=port, http_port=http_port, auth_tokens=tokens, on_started=started, launcher=launcher

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 import attrs
 
+from flytecore import _gc
 from flytecore.propeller.engine import Engine, Run
 from flytecore.propeller.metrics import PropellerMetrics
 from flytecore.propeller.sink import DeliveryFailed, EventSink, decode_event, encode_event
@@ -448,8 +449,12 @@ class Propeller:
                 self._kicked = False
 
     def start(self) -> None:
-        """Run the loop in a background thread."""
+        """Run the loop in a background thread (the process's collector tuned for a control
+        plane meanwhile: :mod:`flytecore._gc`)."""
+        if self._thread is not None:
+            return
         self._stop.clear()
+        _gc.hold()
         self._thread = threading.Thread(target=self.serve, name="flytecore-propeller", daemon=True)
         self._thread.start()
 
@@ -460,4 +465,5 @@ class Propeller:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+            _gc.release()
         self.release_all()
