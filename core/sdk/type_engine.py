@@ -22,7 +22,7 @@ import enum
 import typing
 import warnings
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
 from flytecore.errors import TypeTransformerError, UserInputError
@@ -313,19 +313,37 @@ class TypeEngine:
         :param kind: what ``name`` names: ``"input"`` or ``"output"``.
         :raises TypeConversionError: the value does not fit the type.
         """
-        transformer = self.get_transformer(python_type)
-        bare = strip_annotated(python_type)
         try:
             with self.activated():
-                expected = self.to_literal_type(python_type)
-                return transformer.to_literal(value, bare, expected)
+                return self.literal_converter(python_type)(value)
         except TypeConversionError as exc:
             raise exc.named(name, kind) from exc.__cause__
+
+    def literal_converter(self, python_type: Any) -> Callable[[Any], Literal]:
+        """:meth:`to_literal` (without a name) for many values of ``python_type``, its
+        transformer and literal type looked up once: a list's items, a dict's values. For
+        transformers, which run while this engine is active."""
+        transformer = self.get_transformer(python_type)
+        bare = strip_annotated(python_type)
+        failed: Exception | None = None
+        try:
+            expected = self.to_literal_type(python_type)
         except (TypeTransformerError, TypeError, ValueError, AssertionError) as exc:
-            error = TypeConversionError(
-                f"cannot convert {describe_value(value)} to {type_name(bare)} ({transformer.name}): {exc}"
-            )
-            raise error.named(name, kind) from exc
+            failed = exc  # reported for the value, as a conversion of it
+
+        def convert(value: Any) -> Literal:
+            try:
+                if failed is not None:
+                    raise failed
+                return transformer.to_literal(value, bare, expected)
+            except TypeConversionError:
+                raise
+            except (TypeTransformerError, TypeError, ValueError, AssertionError) as exc:
+                raise TypeConversionError(
+                    f"cannot convert {describe_value(value)} to {type_name(bare)} ({transformer.name}): {exc}"
+                ) from exc
+
+        return convert
 
     def to_python_value(self, literal: Literal, python_type: Any, *, name: str | None = None, kind: str = "input") -> Any:
         """The Python value of ``literal`` as ``python_type``.
@@ -334,18 +352,29 @@ class TypeEngine:
         :param kind: what ``name`` names: ``"input"`` or ``"output"``.
         :raises TypeConversionError: the literal does not fit the type.
         """
-        transformer = self.get_transformer(python_type)
-        bare = strip_annotated(python_type)
         try:
             with self.activated():
-                return transformer.to_python_value(literal, bare)
+                return self.python_converter(python_type)(literal)
         except TypeConversionError as exc:
             raise exc.named(name, kind) from exc.__cause__
-        except (TypeTransformerError, TypeError, ValueError, AttributeError, AssertionError) as exc:
-            error = TypeConversionError(
-                f"cannot convert {describe_literal(literal)} to {type_name(bare)} ({transformer.name}): {exc}"
-            )
-            raise error.named(name, kind) from exc
+
+    def python_converter(self, python_type: Any) -> Callable[[Literal], Any]:
+        """:meth:`to_python_value` (without a name) for many literals of ``python_type``, its
+        transformer looked up once (see :meth:`literal_converter`)."""
+        transformer = self.get_transformer(python_type)
+        bare = strip_annotated(python_type)
+
+        def convert(literal: Literal) -> Any:
+            try:
+                return transformer.to_python_value(literal, bare)
+            except TypeConversionError:
+                raise
+            except (TypeTransformerError, TypeError, ValueError, AttributeError, AssertionError) as exc:
+                raise TypeConversionError(
+                    f"cannot convert {describe_literal(literal)} to {type_name(bare)} ({transformer.name}): {exc}"
+                ) from exc
+
+        return convert
 
     def literal_map_from_python(
         self, values: dict[str, Any], types: dict[str, Any], *, kind: str = "input"

@@ -559,3 +559,22 @@ def test_duck_typed_plugin_transformer() -> None:
     # Its plain ValueError becomes a TypeTransformerError that names the transformer.
     with pytest.raises(TypeTransformerError, match=r"input 'm': cannot convert str 'x' to Money \(money\): not money"):
         engine.to_literal("x", Money, name="m")
+
+
+def test_a_transformer_failing_on_its_literal_type_is_a_conversion_error_naming_it() -> None:
+    """In a list too (the list's own literal type is its item's)."""
+
+    class Broken(DuckMoneyTransformer):
+        def get_literal_type(self, python_type: Any) -> LiteralType:
+            raise ValueError("no literal type today")
+
+    class Plugin:
+        @hookimpl
+        def flytecore_register_type_transformers(self, register: Any) -> None:
+            register.register(Broken())
+
+    engine = get_type_engine(make_plugin_host(entry_points=False, extra_plugins=[("broken", Plugin())]))
+    with pytest.raises(TypeTransformerError, match=r"input 'm': cannot convert .*Money.* to Money \(money\): no literal type"):
+        engine.to_literal(Money(1), Money, name="m")
+    with pytest.raises(TypeTransformerError, match=r"input 'ms': cannot convert list .* \(Typed List\): no literal type"):
+        engine.literal_map_from_python({"ms": [Money(1)]}, {"ms": list[Money]})

@@ -61,11 +61,11 @@ class ListTransformer(TypeTransformer[list[Any]]):
         """A list (tuples and other iterables are refused, as flytekit does)."""
         if not isinstance(value, list):
             raise mismatch(expected, describe_value(value))
-        engine, item_type = current_engine(), self.item_type(python_type)
+        convert = current_engine().literal_converter(self.item_type(python_type))
         items = []
         for i, item in enumerate(value):
             try:
-                items.append(engine.to_literal(item, item_type))
+                items.append(convert(item))
             except TypeConversionError as exc:
                 exc.prepend(f"[{i}]")
                 raise
@@ -75,11 +75,11 @@ class ListTransformer(TypeTransformer[list[Any]]):
         """A list of the collection's items."""
         if literal.collection is None:
             raise mismatch(type_name(python_type), describe_literal(literal))
-        engine, item_type = current_engine(), self.item_type(python_type)
+        convert = current_engine().python_converter(self.item_type(python_type))
         result = []
         for i, item in enumerate(literal.collection):
             try:
-                result.append(engine.to_python_value(item, item_type))
+                result.append(convert(item))
             except TypeConversionError as exc:
                 exc.prepend(f"[{i}]")
                 raise
@@ -120,13 +120,13 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
             raise mismatch(expected, describe_value(value))
         if not self.is_map(python_type):
             return Literal(scalar=Scalar(generic=self._to_json(value, python_type, expected)), metadata=dict(JSON_FORMAT))
-        engine, value_type = current_engine(), typing.get_args(python_type)[1]
+        convert = current_engine().literal_converter(typing.get_args(python_type)[1])
         literals = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise mismatch(expected, f"a dict with key {describe_value(key)}")
             try:
-                literals[key] = engine.to_literal(item, value_type)
+                literals[key] = convert(item)
             except TypeConversionError as exc:
                 exc.prepend(f"[{key!r}]")
                 raise
@@ -146,11 +146,11 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
     def to_python_value(self, literal: Literal, python_type: Any) -> dict[Any, Any]:
         """A dict from a map, or from a struct (``Scalar.generic`` or msgpack ``Binary``)."""
         if literal.map is not None and self.is_map(python_type):
-            engine, value_type = current_engine(), typing.get_args(python_type)[1]
+            convert = current_engine().python_converter(typing.get_args(python_type)[1])
             result = {}
             for key, item in literal.map.items():
                 try:
-                    result[key] = engine.to_python_value(item, value_type)
+                    result[key] = convert(item)
                 except TypeConversionError as exc:
                     exc.prepend(f"[{key!r}]")
                     raise
