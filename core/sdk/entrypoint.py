@@ -42,6 +42,15 @@ fsspec URL)::
                    "stdout": ".../n1-0-3/0/stdout.log", "stderr": ".../n1-0-3/0/stderr.log",
                    "env": {"FLYTE_INTERNAL_NODE_ID": "n1-0-3", "FLYTE_ATTEMPT_NUMBER": "0"}}]}
 
+or, as the local backend writes it, each element as ``[index, attempt]`` and its fields as
+``pattern``: templates of :meth:`str.format` with ``{index}``, ``{attempt}`` and ``{previous}``
+(the attempt before; ``prev_checkpoint`` is null for attempt 0)::
+
+    {"bound": ["b"], "journal": ".../n1/0/batch-1.journal", "elements": [[3, 0], [4, 1]],
+     "pattern": {"output_prefix": ".../n1-0-{index}/{attempt}", ...,
+                 "prev_checkpoint": ".../n1-0-{index}/{previous}/_flytecheckpoints",
+                 "env": {"FLYTE_INTERNAL_NODE_ID": "n1-0-{index}", "FLYTE_ATTEMPT_NUMBER": "{attempt}"}}}
+
 Steps 1-3 happen once per call; then each element, in the manifest's order, runs steps 4-6 as
 its own attempt would: item ``index`` of every input not in ``bound`` (bound inputs are passed
 whole), its ``env`` in ``os.environ`` (and ``current_context()``) while it runs, its own output
@@ -557,7 +566,7 @@ def _read_manifest(uri: str) -> _Manifest:
     """The manifest: bound input names, elements, journal; :class:`_BadManifest` names ``uri``."""
     where = f"--array-elements {uri}"
     try:
-        data = read_bytes(uri)
+        data = _handoff.given(uri) or read_bytes(uri)  # a warm worker's job: handed over with it
     except FileNotFoundError as exc:
         raise _BadManifest(f"{where}: no such file") from exc
     except (OSError, ValueError) as exc:
@@ -584,7 +593,50 @@ def _parse_manifest(document: Any) -> _Manifest:
     journal = document.get("journal")
     if journal is not None and (not isinstance(journal, str) or not journal):
         raise ValueError(f"'journal' must be a path, got {journal!r}")
+    pattern = document.get("pattern")
+    if pattern is not None:
+        return _Manifest(frozenset(bound), _elements_by_pattern(pattern, elements), journal)
     return _Manifest(frozenset(bound), [_parse_element(i, element) for i, element in enumerate(elements)], journal)
+
+
+_PATTERN_PATHS = ("output_prefix", "raw_output_data_prefix", "checkpoint_path", "prev_checkpoint", "stdout", "stderr")
+
+
+def _elements_by_pattern(pattern: Any, elements: list[Any]) -> list[_Element]:
+    """The elements ``[index, attempt]`` with their fields from ``pattern`` (see the module
+    docstring); a pattern that does not format is refused once, naming the field."""
+    if not isinstance(pattern, dict):
+        raise ValueError("'pattern' must be an object")
+    env = pattern.get("env") or {}
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise ValueError("pattern.env must map names to templates")
+    templates: dict[str, str | None] = {}
+    for name in _PATTERN_PATHS:
+        value = pattern.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"pattern.{name} must be a template or null, got {value!r}")
+        templates[name] = None if value in _UNSET else value
+    if not templates["output_prefix"]:
+        raise ValueError("pattern.output_prefix must be a template")
+    for name, template in [*templates.items(), *(("env." + k, v) for k, v in env.items())]:
+        try:
+            None if template is None else template.format(index=0, attempt=1, previous=0)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"pattern.{name} {template!r} is not a template of index, attempt, previous: {exc!r}") from None
+    found = []
+    for position, element in enumerate(elements):
+        if (
+            not isinstance(element, list) or len(element) != 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in element)
+        ):  # fmt: skip
+            raise ValueError(f"elements[{position}] must be [index, attempt], got {element!r}")
+        index, attempt = element
+        fields = {"index": index, "attempt": attempt, "previous": attempt - 1}
+        paths = {name: None if t is None else t.format_map(fields) for name, t in templates.items()}
+        if not attempt:
+            paths["prev_checkpoint"] = None
+        found.append(_Element(index=index, env={k: v.format_map(fields) for k, v in env.items()}, **paths))  # type: ignore[arg-type]
+    return found
 
 
 def _parse_element(position: int, element: Any) -> _Element:

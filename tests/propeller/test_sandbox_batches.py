@@ -3,17 +3,20 @@ is still its own attempt (documents, logs, environment, retries), as the admin s
 
 from __future__ import annotations
 
-import glob
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flyteidl.admin import execution_pb2, task_execution_pb2
 from flyteidl.core import identifier_pb2
 
 from flytecore.cli.sandbox_app import Sandbox, SandboxConfig
+from flytecore.propeller.backends.local.jobs import Job
+from flytecore.propeller.backends.local.pool import WorkerPool
 from flytecore.propeller.handlers.array_batch import MAX_BATCH
+from flytecore.sdk.entrypoint import _parse_manifest
 from flytecore.spec.phases import TaskExecutionPhase, WorkflowExecutionPhase
 from tests.propeller import batch_tasks
 from tests.propeller.test_sandbox import register, wait
@@ -21,8 +24,12 @@ from tests.propeller.test_sandbox_paths import start
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    jobs: list[Job] = []
+    submit = WorkerPool.submit
+    monkeypatch.setattr(WorkerPool, "submit", lambda pool, job: jobs.append(job) or submit(pool, job))
     with Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)) as box:
+        box.jobs = jobs  # type: ignore[attr-defined]
         yield box
 
 
@@ -43,9 +50,17 @@ def outputs(box: Sandbox, eid: identifier_pb2.WorkflowExecutionIdentifier) -> in
     return int(data.full_outputs.literals["o0"].scalar.primitive.integer)
 
 
-def manifests(box: Sandbox, name: str) -> list[dict]:
-    found = glob.glob(str(box.config.home / "**" / name / "nodes" / "n1" / "0" / "*.json"), recursive=True)
-    return [json.loads(Path(path).read_text()) for path in found]
+def manifests(box: Sandbox, name: str) -> list[Any]:
+    """The manifests of execution ``name``'s batches, as the entrypoint reads them: they go to
+    the workers with the jobs (no file)."""
+    found = []
+    for job in box.jobs:  # type: ignore[attr-defined]
+        if "--array-elements" in job.argv:
+            path = job.argv[job.argv.index("--array-elements") + 1]
+            if f"/{name}/nodes/n1/0/" in path:
+                assert not Path(path).exists()
+                found.append(_parse_manifest(json.loads(job.hand_in[path])))
+    return found
 
 
 def run_flaky_map(box: Sandbox, tmp_path: Path, name: str, n: int) -> identifier_pb2.WorkflowExecutionIdentifier:
@@ -72,8 +87,8 @@ def test_elements_retry_alone_when_one_fails_and_one_kills_its_worker(sandbox: S
     # The elements ran in batches: fewer jobs than attempts, each listing its elements.
     batches = manifests(sandbox, "flaky1")
     assert 1 < len(batches) < 14
-    ran = sorted((e["index"], e["output_prefix"].rsplit("/", 1)[1]) for b in batches for e in b["elements"])
-    assert (3, "1") in ran and (5, "1") in ran and all(len(b["elements"]) <= MAX_BATCH for b in batches)
+    ran = sorted((e.index, e.output_prefix.rsplit("/", 1)[1]) for b in batches for e in b.elements)
+    assert (3, "1") in ran and (5, "1") in ran and all(len(b.elements) <= MAX_BATCH for b in batches)
 
 
 def test_each_element_attempt_has_its_own_logs(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -125,8 +140,8 @@ def test_a_map_over_a_dynamic_task_runs_its_elements_as_nodes(sandbox: Sandbox) 
     assert len(resources(sandbox, eid)) == 5
     refused = manifests(sandbox, "dynmap1")
     assert refused and not any(
-        (Path(e["output_prefix"].removeprefix("file://")) / "outputs.pb").exists() and e["output_prefix"].endswith("/1")
-        for b in refused for e in b["elements"]
+        (Path(e.output_prefix.removeprefix("file://")) / "outputs.pb").exists() and e.output_prefix.endswith("/1")
+        for b in refused for e in b.elements
     )
 
 
@@ -137,5 +152,5 @@ def test_a_map_s_concurrency_bounds_its_batches(sandbox: Sandbox) -> None:
     assert execution.closure.phase == WorkflowExecutionPhase.SUCCEEDED, execution.closure.error.message
     assert outputs(sandbox, eid) == sum(i * i for i in range(30))
     batches = manifests(sandbox, "limited1")
-    assert batches and max(len(b["elements"]) for b in batches) <= 3
-    assert sum(len(b["elements"]) for b in batches) == 30
+    assert batches and max(len(b.elements) for b in batches) <= 3
+    assert sum(len(b.elements) for b in batches) == 30

@@ -273,6 +273,11 @@ def test_a_dynamic_task_cannot_run_as_a_batch(tmp_path: Path, capsys: pytest.Cap
         ('{"elements": [{"index": 0}]}', "elements[0].output_prefix"),
         ('{"bound": "b", "elements": []}', "'bound' must be a list"),
         ('{"elements": [{"index": 0, "output_prefix": "/x", "env": {"A": 1}}]}', "elements[0].env"),
+        ('{"pattern": {"output_prefix": "/x/{idx}"}, "elements": [[0, 0]]}', "pattern.output_prefix '/x/{idx}' is not a template"),
+        ('{"pattern": {"output_prefix": "/x/{index}", "env": {"A": "{"}}, "elements": []}', "pattern.env.A"),
+        ('{"pattern": {"raw_output_data_prefix": "/r"}, "elements": []}', "pattern.output_prefix must be a template"),
+        ('{"pattern": {"output_prefix": "/x/{index}"}, "elements": [[0, 0], [1]]}', "elements[1] must be [index, attempt]"),
+        ('{"pattern": {"output_prefix": "/x/{index}"}, "elements": [[0, -1]]}', "elements[0] must be [index, attempt]"),
     ],
 )
 def test_a_bad_manifest_is_exit_code_2_naming_it(
@@ -343,3 +348,22 @@ def test_each_elements_stderr_says_why_the_task_could_not_be_loaded(tmp_path: Pa
         assert result(entry).error().code == "SYSTEM:TaskNotFound"
         err = Path(entry["stderr"]).read_text()
         assert "SYSTEM:TaskNotFound" in err and "no_such_task" in err, err
+
+
+def test_a_pattern_manifest_gives_each_element_what_a_listed_one_would(tmp_path: Path) -> None:
+    """The local backend's compact form: ``[index, attempt]`` pairs and the fields as templates
+    (braces in the paths themselves escaped); each element reads as the long form lists it."""
+    root = tmp_path / "odd {dir}"
+    escaped = str(root).replace("{", "{{").replace("}", "}}")
+    pattern = {
+        "output_prefix": f"{escaped}/meta/n1-0-{{index}}/{{attempt}}",
+        "raw_output_data_prefix": f"{escaped}/raw/n1-0-{{index}}/{{attempt}}",
+        "checkpoint_path": f"{escaped}/raw/n1-0-{{index}}/{{attempt}}/_flytecheckpoints",
+        "prev_checkpoint": f"{escaped}/raw/n1-0-{{index}}/{{previous}}/_flytecheckpoints",
+        "stdout": f"{escaped}/meta/n1-0-{{index}}/{{attempt}}/stdout.log",
+        "stderr": f"{escaped}/meta/n1-0-{{index}}/{{attempt}}/stderr.log",
+        "env": {"FLYTE_INTERNAL_NODE_ID": "n1-0-{index}", "FLYTE_ATTEMPT_NUMBER": "{attempt}"},
+    }
+    compact = entrypoint._parse_manifest({"bound": ["b"], "pattern": pattern, "elements": [[3, 0], [7, 2]]})
+    listed = [element(root, 3), element(root, 7, attempt=2, prev_checkpoint=f"{root}/raw/n1-0-7/1/_flytecheckpoints")]
+    assert compact == entrypoint._parse_manifest({"bound": ["b"], "elements": listed})

@@ -7,8 +7,9 @@ phase, an attempt and a retry count per element), the array node keeps, in its o
 state, one character per element (``p`` to run, ``r`` running, ``s`` succeeded, ``f`` failed
 for good), the attempt and failure counts of the elements that failed once, and the batches in
 flight. Each round it reads the journals of the batches that ended (one file per batch, in the
-array node's attempt folder beside the batch's manifest: each element's started mark and its
-``outputs.pb`` or ``error.pb`` document, see :mod:`flytecore.sdk._journal`), applies each
+array node's attempt folder; the batch's manifest goes to the worker with the job: each
+element's started mark and its ``outputs.pb`` or ``error.pb`` document, see
+:mod:`flytecore.sdk._journal`), applies each
 element's retries (user failures against the task's retries, system failures against the
 propeller's budget, a non-recoverable user error at once), and submits the elements to run in
 new batches: at most two per worker (one running, one waiting), of at most :data:`MAX_BATCH`
@@ -134,7 +135,7 @@ class BatchedElements:
             memo.update(attempt=ctx.status.retry_attempt, phases=bytearray(state["phases"].encode()), outputs={}, running=set())
         self.memo = memo
         self.phases: bytearray = memo["phases"]
-        self.folder = f"{ctx.node_prefix}/{ctx.status.retry_attempt}"  # the batches' manifests and journals
+        self.folder = f"{ctx.node_prefix}/{ctx.status.retry_attempt}"  # the batches' journals
         self.changed: dict[tuple[int, int], ExternalResourceInfo] = {}
 
     # --- where things are ----------------------------------------------------------------------
@@ -143,7 +144,10 @@ class BatchedElements:
         return int(self.state["attempts"].get(str(index), 0))
 
     def key(self, index: int) -> str:
-        return f"{self.ctx.key}-{self.ctx.status.retry_attempt}-{index}"
+        return f"{self._key_stem()}{index}"
+
+    def _key_stem(self) -> str:
+        return f"{self.ctx.key}-{self.ctx.status.retry_attempt}-"
 
     def prefix(self, index: int, attempt: int) -> str:
         return f"{self.ctx.run.obj.metadata_prefix.rstrip('/')}/nodes/{self.key(index)}/{attempt}"
@@ -259,7 +263,7 @@ class BatchedElements:
         in_flight = sum(len(indices) for indices in self.state["jobs"].values())
         size = max(1, min(MAX_BATCH, math.ceil(waiting / (2 * workers))))
         start = 0
-        tctx = None
+        tctx = pattern = None
         while len(self.state["jobs"]) < 2 * workers:
             room = size if not array.parallelism else min(size, array.parallelism - in_flight)
             indices: list[int] = []
@@ -274,7 +278,8 @@ class BatchedElements:
             tctx = tctx or task_context(self.ctx, self.template)
             self.state["seq"] += 1
             job_id = f"{tctx.job_id}-b{self.state['seq']}"
-            self.executor.submit_elements(tctx, job_id, self.bound, [self._element(index) for index in indices])
+            pattern = pattern or self._pattern()
+            self.executor.submit_elements(tctx, job_id, self.bound, pattern, [[index, self.attempt(index)] for index in indices])
             self.state["jobs"][job_id] = indices
             in_flight += len(indices)
             for index in indices:
@@ -287,16 +292,22 @@ class BatchedElements:
         attempt = self.attempt(index) if attempt is None else attempt
         return tuple(self.executor.element_logs(self.prefix(index, attempt), index))
 
-    def _element(self, index: int) -> dict[str, Any]:
-        run, attempt, key = self.ctx.run, self.attempt(index), self.key(index)
-        raw = run.obj.raw_output_prefix.rstrip("/")
+    def _pattern(self) -> dict[str, Any]:
+        """Every element attempt's paths and environment as templates of ``{index}``,
+        ``{attempt}`` and ``{previous}`` (the entrypoint's manifest ``pattern``): what
+        :meth:`prefix` and :meth:`key` give, and its raw output and checkpoints."""
+
+        def literal(text: str) -> str:
+            return text.replace("{", "{{").replace("}", "}}")
+
+        key = literal(self._key_stem()) + "{index}"
+        raw = literal(self.ctx.run.obj.raw_output_prefix.rstrip("/"))
         return {
-            "index": index,
-            "output_prefix": self.prefix(index, attempt),
-            "raw_output_data_prefix": f"{raw}/{key}/{attempt}",
-            "checkpoint_path": f"{raw}/{key}/{attempt}/_flytecheckpoints",
-            "prev_checkpoint": f"{raw}/{key}/{attempt - 1}/_flytecheckpoints" if attempt else None,
-            "env": {"FLYTE_INTERNAL_NODE_ID": key, "FLYTE_ATTEMPT_NUMBER": str(attempt)},
+            "output_prefix": f"{literal(self.ctx.run.obj.metadata_prefix.rstrip('/'))}/nodes/{key}/{{attempt}}",
+            "raw_output_data_prefix": f"{raw}/{key}/{{attempt}}",
+            "checkpoint_path": f"{raw}/{key}/{{attempt}}/_flytecheckpoints",
+            "prev_checkpoint": f"{raw}/{key}/{{previous}}/_flytecheckpoints",
+            "env": {"FLYTE_INTERNAL_NODE_ID": key, "FLYTE_ATTEMPT_NUMBER": "{attempt}"},
         }
 
     def _outcome(self) -> Transition:

@@ -289,29 +289,26 @@ class ContainerExecutor:
         """The logs of one element attempt whose output prefix is ``output_prefix``."""
         return _attempt_logs(output_prefix, f"-{index}")
 
-    def submit_elements(self, ctx: TaskContext, job_id: str, bound: list[str], elements: list[dict[str, Any]]) -> None:
-        """Run ``elements`` (each: ``index``, ``output_prefix``, ``raw_output_data_prefix``,
-        ``checkpoint_path``, ``prev_checkpoint``, ``env``) of the map whose array node ``ctx``
-        describes (its inputs are the lists; its output prefix the batches' folder) as one job:
-        ``flytecore-execute --array-elements MANIFEST``, whose journal :meth:`element_records`
-        reads; ``ctx.wake()`` is called when the job ends."""
+    def submit_elements(
+        self, ctx: TaskContext, job_id: str, bound: list[str], pattern: dict[str, Any], elements: list[list[int]]
+    ) -> None:
+        """Run ``elements`` (each ``[index, attempt]``, its paths and environment from
+        ``pattern``: templates of ``output_prefix``, ``raw_output_data_prefix``,
+        ``checkpoint_path``, ``prev_checkpoint``, ``env``, see :mod:`flytecore.sdk.entrypoint`)
+        of the map whose array node ``ctx`` describes (its inputs are the lists; its output prefix
+        the batches' folder) as one job: ``flytecore-execute --array-elements MANIFEST``, whose
+        journal :meth:`element_records` reads; ``ctx.wake()`` is called when the job ends."""
         assert ctx.template.container is not None
         folder = _local_path(ctx.output_prefix.rstrip("/"))
         manifest = os.path.join(folder, f"{job_id}.json")
-        for element in elements:
-            base = _local_path(element["output_prefix"].rstrip("/"))
-            element["stdout"], element["stderr"] = f"{base}/stdout.log", f"{base}/stderr.log"
+        base = _local_path(pattern["output_prefix"].rstrip("/"))
+        pattern = {**pattern, "stdout": f"{base}/stdout.log", "stderr": f"{base}/stderr.log"}
         data = json.dumps(
-            {"bound": bound, "journal": os.path.join(folder, f"{job_id}.journal"), "elements": elements},
+            {"bound": bound, "journal": os.path.join(folder, f"{job_id}.journal"), "pattern": pattern, "elements": elements},
             separators=(",", ":"),
         ).encode()
-        try:
-            with open(manifest, "wb") as stream:
-                stream.write(data)
-        except FileNotFoundError:
-            os.makedirs(folder, exist_ok=True)
-            with open(manifest, "wb") as stream:
-                stream.write(data)
+        # The manifest goes with the job (the entrypoint runs in the worker's process, see
+        # runs_elements), never to storage: the journal, which the worker makes, is what stays.
         argv = render_command(ctx.template.container.command, ctx.template.container.args, ctx)
         env = {kv.key: kv.value for kv in ctx.template.container.env}
         env.update(ctx.environment)
@@ -319,7 +316,7 @@ class ContainerExecutor:
         # The batch's own output; each element's is moved out of it into the element's files.
         stdout, stderr = (os.path.join(folder, f"{job_id}.{name}") for name in ("out", "err"))
         job = Job(job_id=job_id, argv=(argv[0], "--array-elements", manifest, *argv[1:]), env=env,
-                  stdout_path=stdout, stderr_path=stderr)
+                  stdout_path=stdout, stderr_path=stderr, hand_in={manifest: data})
         handle = self.pool.submit(job)
         with self._lock:
             self._jobs[job_id] = handle
