@@ -273,7 +273,8 @@ def _compile_enc(codec: _ModelCodec) -> Encode:
     for i, plan in enumerate(codec.fields):
         name = plan.name
         body += [f"            name = {name!r}", f"            v = obj.{name}", "            if v is not None:"]
-        kind, arg = plan.codec.inline or ("write", None)
+        inline: tuple[str, Any] = plan.codec.inline or ("write", None)
+        kind, arg = inline
         if kind == "set" and arg is None:
             body.append(f"                msg.{name} = v")
         elif kind == "set":
