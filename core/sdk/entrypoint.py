@@ -599,7 +599,7 @@ def _parse_manifest(document: Any) -> _Manifest:
     return _Manifest(frozenset(bound), [_parse_element(i, element) for i, element in enumerate(elements)], journal)
 
 
-_PATTERN_PATHS = ("output_prefix", "raw_output_data_prefix", "checkpoint_path", "prev_checkpoint", "stdout", "stderr")
+_ELEMENT_PATHS = ("output_prefix", "raw_output_data_prefix", "checkpoint_path", "prev_checkpoint", "stdout", "stderr")
 
 
 def _elements_by_pattern(pattern: Any, elements: list[Any]) -> list[_Element]:
@@ -607,15 +607,8 @@ def _elements_by_pattern(pattern: Any, elements: list[Any]) -> list[_Element]:
     docstring); a pattern that does not format is refused once, naming the field."""
     if not isinstance(pattern, dict):
         raise ValueError("'pattern' must be an object")
-    env = pattern.get("env") or {}
-    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise ValueError("pattern.env must map names to templates")
-    templates: dict[str, str | None] = {}
-    for name in _PATTERN_PATHS:
-        value = pattern.get(name)
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"pattern.{name} must be a template or null, got {value!r}")
-        templates[name] = None if value in _UNSET else value
+    env = _string_map("pattern", pattern, "templates")
+    templates = _optional_strings("pattern", pattern, _ELEMENT_PATHS, "a template")
     if not templates["output_prefix"]:
         raise ValueError("pattern.output_prefix must be a template")
     for name, template in [*templates.items(), *(("env." + k, v) for k, v in env.items())]:
@@ -649,16 +642,28 @@ def _parse_element(position: int, element: Any) -> _Element:
     output_prefix = element.get("output_prefix")
     if not isinstance(output_prefix, str) or not output_prefix:
         raise ValueError(f"{where}.output_prefix must be a path, got {output_prefix!r}")
-    paths: dict[str, str | None] = {}
-    for name in ("raw_output_data_prefix", "checkpoint_path", "prev_checkpoint", "stdout", "stderr"):
-        value = element.get(name)
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{where}.{name} must be a path or null, got {value!r}")
-        paths[name] = None if value in _UNSET else value
-    env = element.get("env") or {}
-    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise ValueError(f"{where}.env must map names to strings")
+    paths = _optional_strings(where, element, _ELEMENT_PATHS[1:], "a path")
+    env = _string_map(where, element, "strings")
     return _Element(index=index, output_prefix=output_prefix, env=env, **paths)
+
+
+def _optional_strings(where: str, source: dict[str, Any], names: tuple[str, ...], what: str) -> dict[str, str | None]:
+    """``names`` of ``source``: strings, or None for a missing, null or unset one (``_UNSET``)."""
+    found: dict[str, str | None] = {}
+    for name in names:
+        value = source.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{where}.{name} must be {what} or null, got {value!r}")
+        found[name] = None if value in _UNSET else value
+    return found
+
+
+def _string_map(where: str, source: dict[str, Any], what: str) -> dict[str, str]:
+    """``source``'s ``env``: names to strings (empty if missing)."""
+    env = source.get("env") or {}
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise ValueError(f"{where}.env must map names to {what}")
+    return env
 
 
 
