@@ -270,7 +270,7 @@ def execute(options: EntrypointOptions, environ: Mapping[str, str] | None = None
     """Run one task attempt and write its document into ``options.output_prefix`` (with
     ``options.array_elements``: the map elements the manifest lists, each into its own output
     prefix); returns the exit code (see the module docstring)."""
-    env = os.environ if environ is None else environ
+    env = _flyte_variables() if environ is None else environ
     if options.array_elements is not None:
         return _execute_elements(options, env)
     written, failed = _run_attempt(options, env, lambda: _load(options))
@@ -809,6 +809,22 @@ def _read_input_bytes(uri: str) -> bytes:
         raise _Failure.system("InputsUnreadable", f"--inputs {uri}: no such file") from exc
     except (OSError, ValueError) as exc:
         raise _Failure.system("InputsUnreadable", f"--inputs {uri}: cannot be read: {exc}", recoverable=True) from exc
+
+
+_READ = (b"FLYTE", b"_F_")
+"""What the entrypoint reads of the environment: Flyte's variables (``FLYTE_*``, the short
+``_F_*`` forms) and flytecore's (``FLYTECORE_*``)."""
+
+
+def _flyte_variables() -> dict[str, str]:
+    """The variables of os.environ the entrypoint reads (:data:`_READ`), decoded once: looking
+    each up in os.environ encodes its name again, several times per name and task."""
+    data = _streams.environ_data()
+    if data is getattr(os.environ, "_data", None) and data is not os.environ:  # encoded (POSIX)
+        decode = _streams.decode_environ
+        return {decode(k): decode(v) for k, v in data.items() if k.startswith(_READ)}
+    prefixes = tuple(p.decode() for p in _READ)
+    return {k: v for k, v in data.items() if k.startswith(prefixes)}
 
 
 def _env(env: Mapping[str, str], *names: str) -> str:

@@ -12,8 +12,10 @@ pair. Protocol (pickled messages, :mod:`multiprocessing.connection` framing):
   command gets and gives in memory, see :mod:`flytecore.sdk._handoff`).
 
 Everything a job may change in the process (file descriptors 1 and 2, ``sys.stdout``/``stderr``,
-``os.environ``, the working directory, ``sys.argv``) is put back after it, so the next job starts
-from the same state. What a job does to imported modules stays: that is the point of warm workers.
+the working directory, ``sys.argv``) is put back after it, so the next job starts from the same
+state; ``os.environ`` is made the worker's own plus the job's variables before each job, which
+undoes what the job before changed (consecutive jobs share most of their variables: only those
+that differ are set). What a job does to imported modules stays: that is the point of warm workers.
 
 With spool files (the pool's ``log_dir``), a job's log files appear only when it writes to them:
 see :mod:`flytecore.propeller.backends.local._spool`.
@@ -100,6 +102,9 @@ class JobRunner:
         self._resolved: dict[str, InProcessFunction] = {}
         self._measure_rss = measure_rss
         self._spools = spools
+        # The environment every job starts from (with its own variables on top); read at the
+        # first job, as each job used to read it.
+        self._environ: dict[Any, Any] | None = None
         if spools is not None:
             threading.Thread(target=self._publish_live, name="flytecore-worker-logs", daemon=True).start()
 
@@ -129,7 +134,8 @@ class JobRunner:
         """Run one job; return ``(exit_code, rss_bytes, note, handed_back)`` for the pool."""
         job_id, argv, env, cwd, stdout_path, stderr_path, hand_in, hand_back = message
         note = None
-        saved_env = _streams.environ_data().copy()
+        if self._environ is None:
+            self._environ = _streams.environ_data().copy()
         saved_cwd = os.getcwd()
         saved_argv, saved_out, saved_err = sys.argv, sys.stdout, sys.stderr
         self._flush(saved_out, saved_err)
@@ -143,7 +149,7 @@ class JobRunner:
             return CANNOT_EXECUTE, self._rss(), f"cannot open the output files of job {job_id}: {exc}", {}
         _handoff.begin(hand_in, hand_back)
         try:
-            os.environ.update(env)
+            _streams.set_environ(self._environ, env)
             if cwd is not None:
                 os.chdir(cwd)
             sys.argv = list(argv)
@@ -161,7 +167,6 @@ class JobRunner:
             _streams.restore_fds(saved_fds)
             sys.argv, sys.stdout, sys.stderr = saved_argv, saved_out, saved_err
             os.chdir(saved_cwd)
-            _streams.restore_environ(saved_env)
             if spools is not None:
                 try:
                     spools.end()
