@@ -279,6 +279,21 @@ def test_environment_cwd_and_streams_are_restored_between_jobs(
     ]  # fmt: skip
 
 
+def test_a_job_for_an_idle_warm_worker_runs_when_submit_returns(make_pool: MakePool, files: Files, tmp_path: Path) -> None:
+    pool = make_pool(2)
+    assert finished(pool.submit(Job("warm-up", ["sys_exit", "0"]))).ok
+    gate = tmp_path / "gate"
+    first = pool.submit(files.job("first", ["wait_for", str(gate)]))
+    assert first.started() and pool.running == 1  # sent by submit itself: never queued
+    eventually(lambda: files.started("first"), "it runs")
+    # The other worker may still be starting: its job waits for it, in the queue or its slot.
+    second = pool.submit(files.job("second", ["wait_for", str(gate)]))
+    eventually(lambda: files.started("second"), "the second runs beside it")
+    gate.touch()
+    assert finished(first).ok and finished(second).ok
+    assert first.result().worker_pid != second.result().worker_pid  # type: ignore[union-attr]
+
+
 def test_a_worker_is_replaced_after_max_jobs_per_worker(make_pool: MakePool) -> None:
     pool = make_pool(1, max_jobs_per_worker=2)
     pids = [finished(pool.submit(Job(f"j{i}", ["sys_exit", "0"]))).worker_pid for i in range(4)]
@@ -336,8 +351,17 @@ def test_a_crash_fails_only_its_job_and_the_worker_is_replaced(
     assert survivor.ok and survivor.worker_pid not in (crash.worker_pid, after.worker_pid)
 
 
-def test_a_job_over_its_timeout_is_killed_with_its_subprocesses(make_pool: MakePool, files: Files) -> None:
+def warm_up(pool: WorkerPool, warm: bool) -> None:
+    """With ``warm``: run a job first, so the next goes to a ready, idle worker (sent by the
+    submitting thread itself) rather than to one that is still starting (sent by its slot)."""
+    if warm:
+        assert finished(pool.submit(Job("warm-up", ["sys_exit", "0"]))).ok
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["new-worker", "warm-worker"])
+def test_a_job_over_its_timeout_is_killed_with_its_subprocesses(make_pool: MakePool, files: Files, warm: bool) -> None:
     pool = make_pool(1)
+    warm_up(pool, warm)
     argv = [
         sys.executable,
         "-c",
@@ -372,8 +396,10 @@ def test_cancel_a_queued_job(make_pool: MakePool, files: Files, tmp_path: Path) 
     assert queued.cancel() is False and running.cancel() is False
 
 
-def test_cancel_a_running_job(make_pool: MakePool, files: Files, tmp_path: Path) -> None:
+@pytest.mark.parametrize("warm", [False, True], ids=["new-worker", "warm-worker"])
+def test_cancel_a_running_job(make_pool: MakePool, files: Files, tmp_path: Path, warm: bool) -> None:
     pool = make_pool(1)
+    warm_up(pool, warm)
     handle = pool.submit(files.job("long", ["sleep", "60"]))
     eventually(lambda: files.started("long"), "it runs")
     assert handle.cancel() is True
