@@ -214,6 +214,7 @@ def acceptance(repeats: int, log: Log) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-accept-") as folder:
         config = SandboxConfig(home=Path(folder), http_port=None, grpc_port=0)
         with Sandbox(config) as box:
+            box.wait_until_delivering()  # fully up, its event process too
             wf = tasks.WORKLOADS["chain"](1)
             lp = register_on(box, wf)
             for i in range(repeats):

@@ -39,6 +39,9 @@ def set_up(args: argparse.Namespace) -> Iterator[Sandbox]:
         config = SandboxConfig(home=home, http_port=None, grpc_port=0, workers=args.workers)
     try:
         with Sandbox(config) as box:
+            # Fully up before the clock: its event process too (it imports the admin first).
+            if not box.wait_until_delivering():
+                raise RuntimeError("the sandbox's event process did not start delivering within a minute")
             yield box
     finally:
         if not args.home:

@@ -108,7 +108,9 @@ def _connection(admin: str | None, token_file: str | None, sandbox: bool) -> Ite
     client.close()
     from flytecore.cli.sandbox_app import Sandbox, SandboxConfig
 
-    box = Sandbox(SandboxConfig(grpc_port=0, http_port=0))
+    # One execution, then gone: its events are delivered by the propeller's loop (an event
+    # process would take longer to start than a short run takes).
+    box = Sandbox(SandboxConfig(grpc_port=0, http_port=0, event_process=False))
     try:
         servers = box.serve()
         click.echo(

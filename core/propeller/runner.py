@@ -37,7 +37,7 @@ from flytecore.spec.identifiers import WorkflowExecutionIdentifier
 from flytecore.spec.phases import WorkflowExecutionPhase
 from flytecore.spec.workflow_object import WorkflowObject
 
-__all__ = ["Propeller", "StoreLauncher", "add_to_store", "execution_key"]
+__all__ = ["Propeller", "StoreLauncher", "add_to_store", "deliver_outbox", "execution_key"]
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,50 @@ busy: what this process changes it marks at once; what other processes (a standa
 other propellers) add is seen within this long, or at the loop's next sleep."""
 
 
+def deliver_outbox(
+    store: WorkflowStore, sink: EventSink, metrics: PropellerMetrics, limit: int = 500
+) -> tuple[int, int]:
+    """Deliver up to ``limit`` of ``store``'s pending events to ``sink`` in order, and
+    acknowledge them; stops at the first one the admin cannot take now (logged, left pending).
+    Returns how many were delivered (or dropped as refused) and how many of those read were
+    not. What :meth:`Propeller.deliver` does, for a deliverer of its own (the sandbox's event
+    process)."""
+    pending = store.pending_events(limit)
+    done: list[int] = []
+    deliver_payloads = getattr(sink, "deliver_payloads", None)
+    deliver_batch = getattr(sink, "deliver_batch", None)
+    try:
+        if (deliver_payloads or deliver_batch) is not None and pending:  # at once (one admin transaction)
+            try:
+                if deliver_payloads is not None:
+                    deliver_payloads([item.payload for item in pending])
+                else:
+                    deliver_batch([decode_event(item.payload) for item in pending])  # type: ignore[misc]
+                done = [item.seq for item in pending]
+            except DeliveryFailed as exc:
+                done = [item.seq for item in pending[: exc.handled]]
+                raise
+        else:
+            for item in pending:
+                sink.deliver(decode_event(item.payload))
+                done.append(item.seq)
+    except DeliveryFailed as exc:
+        log.warning("event delivery paused, will retry: %s", exc)
+    finally:
+        if done:
+            store.ack_events(done)
+            metrics.events_delivered.inc(len(done))
+        metrics.outbox.set(len(pending) - len(done))
+    return len(done), len(pending) - len(done)
+
+
 class Propeller:
     """Runs the workflows of one store (see the module docstring).
 
     :param store: the workflow store.
     :param engine: the engine (with its services: storage, the task backend, ...).
-    :param sink: where events go; None keeps them in the outbox.
+    :param sink: where events go; None keeps them in the outbox (for another deliverer:
+        :attr:`events_saved` tells it when there are new ones).
     :param owner: this propeller's name in leases (unique per process by default).
     :param lease_seconds: how long a round may take before another propeller may take over.
     :param batch: workflows leased per pass.
@@ -122,6 +160,9 @@ class Propeller:
         self.store = store
         self.engine = engine
         self.sink = sink
+        # Without a sink: called after each round that saved events, for whoever delivers them.
+        self.events_saved: Callable[[], None] | None = None
+        self._handover: tuple[Callable[[], None], Callable[[], None]] | None = None
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_seconds = lease_seconds
         self.batch = batch
@@ -315,6 +356,8 @@ class Propeller:
             next_round_at=None if done else run.wake_at,
             release=not hold,
         )
+        if events and self.sink is None and self.events_saved is not None:
+            self.events_saved()
         if hold:
             self._held[leased.execution_id] = saved
         else:
@@ -338,33 +381,30 @@ class Propeller:
         Returns how many were delivered (or dropped as refused)."""
         if self.sink is None:
             return 0
-        pending = self.store.pending_events(limit)
-        done: list[int] = []
-        deliver_payloads = getattr(self.sink, "deliver_payloads", None)
-        deliver_batch = getattr(self.sink, "deliver_batch", None)
-        try:
-            if (deliver_payloads or deliver_batch) is not None and pending:  # at once (one admin transaction)
-                try:
-                    if deliver_payloads is not None:
-                        deliver_payloads([item.payload for item in pending])
-                    else:
-                        deliver_batch([decode_event(item.payload) for item in pending])  # type: ignore[misc]
-                    done = [item.seq for item in pending]
-                except DeliveryFailed as exc:
-                    done = [item.seq for item in pending[: exc.handled]]
-                    raise
-            else:
-                for item in pending:
-                    self.sink.deliver(decode_event(item.payload))
-                    done.append(item.seq)
-        except DeliveryFailed as exc:
-            log.warning("event delivery paused, will retry: %s", exc)
-        finally:
-            if done:
-                self.store.ack_events(done)
-                self.metrics.events_delivered.inc(len(done))
-            self.metrics.outbox.set(len(pending) - len(done))
-        return len(done)
+        return deliver_outbox(self.store, self.sink, self.metrics, limit)[0]
+
+    def deliver_elsewhere(self, events_saved: Callable[[], None], then: Callable[[], None]) -> None:
+        """Leave events in the outbox for another deliverer from now on: the loop stops
+        delivering at its next pass (at once if it is not running), calls ``then()`` once it
+        has, and ``events_saved()`` after every round that saved events."""
+        if self._thread is None:
+            self.sink, self.events_saved = None, events_saved
+            then()
+            return
+        self._handover = (events_saved, then)
+        self.kick()
+
+    def deliver_here(self, sink: EventSink) -> None:
+        """Deliver to ``sink`` from this loop again (the other deliverer is gone)."""
+        self._handover = None
+        self.events_saved, self.sink = None, sink
+        self.kick()
+
+    def _take_handover(self) -> None:
+        handover, self._handover = self._handover, None
+        if handover is not None:
+            self.sink, self.events_saved = None, handover[0]
+            handover[1]()
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -424,6 +464,8 @@ class Propeller:
             if time.monotonic() - self._last_resync >= self.resync_interval:
                 self.resync()
             try:
+                if self._handover is not None:
+                    self._take_handover()
                 ran = self.step()
                 # Events go to the admin in batches while rounds keep coming or tasks run (one
                 # admin transaction, one outbox query and one acknowledgement for the events of

@@ -27,6 +27,14 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         yield box
 
 
+@pytest.fixture
+def inline_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """Events delivered by the propeller's loop, not by the event process."""
+    with Sandbox(SandboxConfig(home=tmp_path / "home", workers=2, event_process=False)) as box:
+        assert box.events is None
+        yield box
+
+
 def literal(value: object) -> literals_pb2.Literal:
     primitive = (
         literals_pb2.Primitive(string_value=value) if isinstance(value, str)
@@ -134,7 +142,8 @@ def test_the_admin_hears_of_a_running_task_while_it_runs(sandbox: Sandbox, tmp_p
     assert wait(sandbox, eid, timeout=30).closure.phase == WorkflowExecutionPhase.ABORTED
 
 
-def test_events_wait_in_the_outbox_while_the_admin_refuses_them(sandbox: Sandbox) -> None:
+def test_events_wait_in_the_outbox_while_the_admin_refuses_them(inline_sandbox: Sandbox) -> None:
+    sandbox = inline_sandbox
     register(sandbox, sandbox_tasks.talk)
     sink = sandbox.propeller.sink
     real = sink.deliver

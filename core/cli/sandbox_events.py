@@ -1,0 +1,300 @@
+"""The sandbox's event delivery, in a process of its own.
+
+The propeller saves each round's events in its workflow store's outbox, in the round's
+transaction; something must then deliver them to the admin. Where the propeller runs beside the
+admin in one process (the sandbox), its own loop could call the admin's event API in-process --
+but the admin's ingestion is a third of that process's work on a chain of short tasks, all of it
+under the one interpreter lock that the propeller's rounds and the workers' answers wait for,
+while the machine's other cores idle. So the sandbox runs the admin's event API a second time, in
+a child process over the same database and storage (FlyteAdmin scales out the same way: replicas
+over one database), and that process delivers the outbox: the propeller only tells it, one byte
+down a pipe per round that saved events, that there is something to deliver.
+
+- At most one delivery pass per :data:`INTERVAL` seconds while events keep coming, so one admin
+  transaction takes the events of many rounds; the first events after a quiet spell go at once.
+- The outbox is the source of truth: a pass reads what is pending and acknowledges what the admin
+  took (refused events are dropped with a warning in the process's log, as the propeller's own
+  delivery does). A kick that arrives during a pass brings another pass; nothing waits for one
+  that never comes.
+- Until the process is ready (its imports take a moment), the propeller's loop delivers
+  in-process as before; once it is, the loop hands the delivery over at its next pass and only
+  then tells the process to go, so the two never deliver at once.
+- Stopping asks for a last pass over everything pending, then the process exits (one that never
+  got the delivery is just ended). If the process dies, the sandbox's propeller delivers
+  in-process from then on (logged); nothing is lost either way, the events wait in the outbox.
+- Its counts come back to the sandbox's metrics (``flytecore_propeller_events_delivered``,
+  ``flytecore_propeller_outbox``).
+
+Messages (:mod:`multiprocessing.connection` framing over a socket pair): sandbox -> process
+``{"admin": AdminConfig, "store_url": str, "interval": float}``, then
+``"go"`` (deliver from now on) and ``"stop"``; process -> sandbox ``("ready", pid)``, then
+``("delivered", count, left)`` after each pass that did something, ``("stopped", left)`` last.
+Kicks go down a separate pipe, one byte each, never blocking.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from flytecore.admin.config import AdminConfig
+from flytecore.propeller.metrics import PropellerMetrics
+
+__all__ = ["INTERVAL", "EventProcess", "main"]
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 0.05
+"""Seconds between delivery passes while events keep coming (one admin transaction per pass)."""
+
+_BATCH = 500
+"""Events per admin transaction."""
+
+_BOOT = "import sys; from flytecore.cli.sandbox_events import main; main(int(sys.argv[1]), int(sys.argv[2]))"
+
+
+class EventProcess:
+    """The sandbox's side of the delivery process: start it, kick it, stop it.
+
+    :param admin: the admin's settings (its database and storage: the process opens them too).
+    :param store_url: the propeller's workflow store, whose outbox it delivers.
+    :param metrics: where its counts go.
+    :param log_path: its log file (what it writes: refused events, failures).
+    :param on_ready: called (from a thread of its own) once the process is ready to deliver; the
+        caller stops delivering itself, then calls :meth:`go`.
+    :param on_exit: called (from that thread) if the process ends before :meth:`stop`.
+    :param interval: seconds between passes while events keep coming (default :data:`INTERVAL`).
+    """
+
+    def __init__(
+        self,
+        admin: AdminConfig,
+        store_url: str,
+        *,
+        metrics: PropellerMetrics,
+        log_path: Path,
+        on_ready: Callable[[], None],
+        on_exit: Callable[[str], None],
+        interval: float | None = None,
+    ) -> None:
+        import socket
+
+        self.metrics = metrics
+        self._on_ready = on_ready
+        self._on_exit = on_exit
+        self._stopping = False
+        self._going = False
+        self.delivering = threading.Event()
+        """Set once the process delivers (:meth:`go`)."""
+        self._left: int | None = None
+        self._send_lock = threading.Lock()
+        parent, child = socket.socketpair()
+        kick_read, self._kick = os.pipe()
+        os.set_blocking(self._kick, False)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(log_path, "ab") as log_file:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-c", _BOOT, str(child.fileno()), str(kick_read)],
+                    pass_fds=(child.fileno(), kick_read),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=log_file,
+                    # Away from a terminal's Ctrl-C: the sandbox stops it, after a last pass.
+                    start_new_session=True,
+                )
+        except BaseException:
+            parent.close()
+            os.close(self._kick)
+            raise
+        finally:
+            child.close()
+            os.close(kick_read)
+        self.pid = self.proc.pid
+        self.log_path = log_path
+        self._conn = Connection(parent.detach())
+        self._conn.send({"admin": admin, "store_url": store_url, "interval": INTERVAL if interval is None else interval})
+        self._reader = threading.Thread(target=self._read, name="flytecore-events", daemon=True)
+        self._reader.start()
+
+    def kick(self) -> None:
+        """New events are in the outbox (called by the propeller after a round's save)."""
+        try:
+            os.write(self._kick, b"k")
+        except BlockingIOError:
+            pass  # the pipe is full of kicks it has not read yet: it will pass again anyway
+        except OSError:
+            pass  # closed: stopped, or dead (the reader thread reports that)
+
+    def go(self) -> None:
+        """Start delivering (the caller no longer does)."""
+        with self._send_lock:
+            self._going = True
+            try:
+                self._conn.send("go")
+            except OSError:
+                return  # dead: the reader thread reports it
+        self.delivering.set()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """Deliver what is pending, then end the process (killed after ``timeout`` seconds);
+        returns how many events it left in the outbox (None: it could not say). A process that
+        was never told to go is ended at once: it delivered nothing."""
+        if self._stopping:
+            return self._left
+        with self._send_lock:
+            self._stopping = True
+            going = self._going
+            try:
+                if going:
+                    self._conn.send("stop")
+            except OSError:
+                pass
+        if not going:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("the event process %d did not stop within %g s; killed it", self.pid, timeout)
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(5.0)
+        try:
+            os.close(self._kick)
+        except OSError:
+            pass
+        return self._left
+
+    def _read(self) -> None:
+        """Its messages, until it ends: counts into the metrics; an early end reported."""
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            kind = message[0]
+            if kind == "ready":
+                self._on_ready()
+            elif kind == "delivered":
+                _, count, left = message
+                self.metrics.events_delivered.inc(count)
+                self.metrics.outbox.set(left)
+            elif kind == "stopped":
+                self._left = message[1]
+                self.metrics.outbox.set(message[1])
+        self._conn.close()
+        if not self._stopping:
+            code = self.proc.wait()
+            self._on_exit(f"the event process {self.pid} ended (exit code {code}; see {self.log_path})")
+
+
+# --- the process -----------------------------------------------------------------------------
+
+
+def main(fd: int, kick_fd: int) -> None:
+    """The delivery process: serve until told to stop or the sandbox goes away."""
+    from flytecore import _gc
+    from flytecore.admin.db.repository import Repository
+    from flytecore.admin.service import AdminService
+    from flytecore.admin.storage import MetadataStore
+    from flytecore.propeller.runner import deliver_outbox
+    from flytecore.propeller.sink import AdminEventSink
+    from flytecore.propeller.store.sql import SqlWorkflowStore
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    os.set_blocking(kick_fd, False)
+    conn = Connection(fd)
+    init: dict[str, Any] = conn.recv()
+    config: AdminConfig = init["admin"]
+    interval: float = init["interval"]
+    # The sandbox created and migrated both databases before starting this process.
+    admin = AdminService(
+        Repository.from_url(config.db_url), MetadataStore(config.storage_prefix, config.raw_data_prefix), config
+    )
+    store = SqlWorkflowStore.from_url(init["store_url"])
+    sink = AdminEventSink(admin, producer_id="flytecore-sandbox")
+    metrics = PropellerMetrics()  # counted here, reported to the sandbox's
+    _gc.hold()  # as in the sandbox's process: a control plane's heap, frozen once
+    conn.send(("ready", os.getpid()))
+    try:
+        if conn.recv() != "go":
+            return  # stopped before it was handed the delivery
+    except (EOFError, OSError):
+        return
+    log.info("delivering events from %s to %s", init["store_url"], config.db_url)
+
+    def deliver_all() -> tuple[int, int]:
+        """One pass: everything pending, in batches; (delivered, read but not delivered)."""
+        total = 0
+        while True:
+            delivered, left = deliver_outbox(store, sink, metrics, limit=_BATCH)
+            total += delivered
+            if left or delivered < _BATCH:
+                return total, left
+
+    stop = False
+    retry_at: float | None = None  # a pass left events the admin could not take: try again then
+    last_pass = -float("inf")
+    either = select.poll()
+    either.register(fd, select.POLLIN)
+    either.register(kick_fd, select.POLLIN)
+    told = select.poll()
+    told.register(fd, select.POLLIN)
+
+    def stop_told(poller: select.poll, timeout: float | None) -> bool:
+        """Wait for a kick or a message (``poller``) up to ``timeout`` s; True if told to stop."""
+        events = dict(poller.poll(None if timeout is None else max(timeout, 0.0) * 1000))
+        if fd not in events:
+            return False
+        try:
+            return bool(conn.recv() == "stop")
+        except (EOFError, OSError):
+            return True  # the sandbox went away: a last pass, then out
+
+    first = True  # a pass at once: what is pending already
+    while not stop:
+        if not first:
+            stop = stop_told(either, None if retry_at is None else retry_at - time.monotonic())
+        first = False
+        # Batch: at most one pass per interval while kicks keep coming (stopping cuts it short).
+        wait = last_pass + interval - time.monotonic()
+        if wait > 0 and not stop:
+            stop = stop_told(told, wait)
+        _drain(kick_fd)  # kicks from here on bring another pass
+        last_pass = time.monotonic()
+        try:
+            delivered, left = deliver_all()
+        except Exception:
+            log.exception("event delivery failed; retrying in 1 s")
+            delivered, left = 0, 1
+        retry_at = time.monotonic() + 1.0 if left else None
+        if delivered or left:
+            try:
+                conn.send(("delivered", delivered, left))
+            except OSError:
+                stop = True
+    left = len(store.pending_events(1_000_000)) if retry_at is not None else 0
+    try:
+        conn.send(("stopped", left))
+    except OSError:
+        pass
+    store.close()
+    admin.repo.engine.dispose()
+
+
+def _drain(fd: int) -> None:
+    while True:
+        try:
+            if len(os.read(fd, 65536)) < 65536:
+                return
+        except BlockingIOError:
+            return

@@ -1,0 +1,113 @@
+"""The sandbox's event process: the propeller's events reach the admin from a process of its
+own; stopping delivers what is pending; if the process dies, the sandbox delivers them itself."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flyteidl.admin import execution_pb2
+
+from flytecore.cli import sandbox_events
+from flytecore.cli.sandbox_app import Sandbox, SandboxConfig
+from flytecore.spec.phases import NodeExecutionPhase, WorkflowExecutionPhase
+from tests.propeller import sandbox_tasks
+from tests.propeller.test_sandbox import register, wait
+from tests.propeller.test_sandbox_paths import node_executions, start
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)) as box:
+        yield box
+
+
+def eventually(predicate: object, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"gave up waiting until {what}"
+        time.sleep(0.02)
+
+
+def delivered(box: Sandbox) -> float:
+    return float(box.propeller.metrics.events_delivered._value.get())
+
+
+def phase(box: Sandbox, eid: object) -> WorkflowExecutionPhase:
+    got = box.admin.get_execution(execution_pb2.WorkflowExecutionGetRequest(id=eid))
+    return WorkflowExecutionPhase(got.closure.phase)
+
+
+def handed_over(box: Sandbox) -> None:
+    """Until the event process is ready, the propeller's loop delivers; then it hands over."""
+    eventually(lambda: box.propeller.sink is None, "the event process delivers")
+
+
+def test_a_runs_events_reach_the_admin_from_the_event_process(sandbox: Sandbox) -> None:
+    assert sandbox.events is not None
+    handed_over(sandbox)
+    assert sandbox.events.pid != os.getpid() and sandbox.events.proc.poll() is None
+    register(sandbox, sandbox_tasks.talk)
+    eid = start(sandbox, sandbox_tasks.talk.name, "events1", x=1)
+    assert wait(sandbox, eid).closure.phase == WorkflowExecutionPhase.SUCCEEDED
+    assert NodeExecutionPhase(node_executions(sandbox, eid)["n0"].closure.phase) == NodeExecutionPhase.SUCCEEDED
+    eventually(lambda: not sandbox.store.pending_events(10), "the outbox is empty")
+
+    # Its counts are the sandbox's metrics (they arrive after the pass that delivered them).
+    eventually(lambda: delivered(sandbox) >= 5, "the delivered events are counted")
+    assert sandbox.propeller.metrics.outbox._value.get() == 0
+
+
+def test_stopping_the_sandbox_delivers_what_is_pending(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One pass when the sandbox starts, the next not for an hour: the run's events wait.
+    monkeypatch.setattr(sandbox_events, "INTERVAL", 3600.0)
+    box = Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)).start()
+    try:
+        handed_over(box)
+        register(box, sandbox_tasks.talk)
+        eid = start(box, sandbox_tasks.talk.name, "events2", x=1)
+        eventually(lambda: all(info.finished for info in box.store.list()), "the propeller finished the run")
+        assert box.store.pending_events(100), "its events wait in the outbox"
+        assert phase(box, eid) == WorkflowExecutionPhase.QUEUED  # the admin has not heard yet
+        started = time.monotonic()
+    finally:
+        box.stop()
+    assert time.monotonic() - started < 60  # the stop cut the hour's wait short
+    assert phase(box, eid) == WorkflowExecutionPhase.SUCCEEDED
+    # Its store is closed now: opened again, the outbox is empty.
+    reopened = Sandbox(SandboxConfig(home=tmp_path / "home", workers=1, event_process=False))
+    try:
+        assert reopened.store.pending_events(10) == []
+    finally:
+        reopened.stop()
+
+
+def test_a_dead_event_process_leaves_delivery_to_the_sandbox(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert sandbox.events is not None
+    handed_over(sandbox)
+    pid = sandbox.events.pid
+    with caplog.at_level(logging.ERROR, logger="flytecore.cli.sandbox_app"):
+        os.kill(pid, signal.SIGKILL)
+        eventually(lambda: sandbox.propeller.sink is not None, "the sandbox takes over the delivery")
+    assert f"the event process {pid} ended (exit code -9" in caplog.text
+    assert "the sandbox's own process delivers events from now on" in caplog.text
+    register(sandbox, sandbox_tasks.talk)
+    eid = start(sandbox, sandbox_tasks.talk.name, "events3", x=2)
+    assert wait(sandbox, eid).closure.phase == WorkflowExecutionPhase.SUCCEEDED
+    eventually(lambda: not sandbox.store.pending_events(10), "the outbox is empty")
+
+
+def test_a_sandbox_stopped_before_its_event_process_is_ready_ends_it(tmp_path: Path) -> None:
+    box = Sandbox(SandboxConfig(home=tmp_path / "home", workers=1)).start()
+    assert box.events is not None
+    events = box.events
+    box.stop()  # at once: its imports are not done; the loop delivered whatever there was
+    assert events.proc.poll() is not None
+    assert box.propeller.sink is not None
