@@ -189,6 +189,10 @@ class _FieldCodec:
     """How :func:`_compile_enc` writes the field without calling ``write``: ``("set", to)`` a
     scalar (``to`` None: the value as it is), ``("model", cls)`` a spec model's message,
     ``("models", cls)`` a repeated one; None: through ``write``."""
+    read: tuple[str, Any] | None = None
+    """How :func:`_compile_dec` reads the field without calling ``present`` and ``get``:
+    ``("scalar", (frm, has_presence, zero))`` (``frm`` None: the value as it is), ``("model",
+    cls)``, ``("models", cls)``; None: through ``present`` and ``get``."""
 
 
 @attrs.define(frozen=True)
@@ -208,6 +212,9 @@ class _ModelCodec:
     enc: Encode = attrs.field(init=False)
     """Writes a model into its message: a function generated from the plans on first use
     (:func:`_compile_enc`); what :meth:`enc_by_plan` does, without its calls per field."""
+    dec: Decode = attrs.field(init=False)
+    """Reads a model from its message: generated on first use (:func:`_compile_dec`); what
+    :meth:`dec_by_plan` does."""
 
     def __attrs_post_init__(self) -> None:
         def first(obj: Any, msg: Message) -> None:
@@ -217,7 +224,13 @@ class _ModelCodec:
                 self.enc = _compile_enc(self)
             self.enc(obj, msg)
 
+        def first_read(msg: Message) -> Any:
+            if self.dec is first_read:
+                self.dec = _compile_dec(self)
+            return self.dec(msg)
+
         self.enc = first
+        self.dec = first_read
 
     def enc_by_plan(self, obj: Any, msg: Message) -> None:
         """The plans' writes one by one (the reference the generated encoder is tested against)."""
@@ -234,7 +247,8 @@ class _ModelCodec:
             except (TypeError, ValueError, OverflowError, AttributeError) as exc:
                 raise ConversionError(f"{self.cls.__name__}.{plan.name}: cannot write {value!r}: {exc}") from exc
 
-    def dec(self, msg: Message) -> Any:
+    def dec_by_plan(self, msg: Message) -> Any:
+        """The plans' reads one by one (the reference the generated decoder is tested against)."""
         if self.cls is spec.Literal:
             fast = _primitive_literal(msg)
             if fast is not None:
@@ -301,6 +315,63 @@ def _compile_enc(codec: _ModelCodec) -> Encode:
     # This module's globals: ConversionError and _write_primitive_literal are looked up when called.
     exec(compile(source, f"<encoder of {codec.cls.__qualname__}>", "exec"), globals(), made)
     return typing.cast(Encode, made["make"](**given))
+
+
+def _compile_dec(codec: _ModelCodec) -> Decode:
+    """A function reading ``codec``'s model from its message, straight-line: a scalar field read
+    directly, a nested model by that model's decoder, anything else through its plan's
+    ``present`` and ``get``. Same values and errors as :meth:`_ModelCodec.dec_by_plan`."""
+    given: dict[str, Any] = {"cls": codec.cls}
+    body = []
+    if codec.cls is spec.Literal:
+        body += ["        fast = _primitive_literal(msg)", "        if fast is not None: return fast"]
+    body += ["        kw = {}", "        name = None", "        try:"]
+    for i, plan in enumerate(codec.fields):
+        name = plan.name
+        kind, arg = plan.codec.read or ("plan", None)
+        body.append(f"            name = {name!r}")
+        if kind == "scalar":
+            frm, presence, zero = arg
+            value = "v" if frm is None else f"fr{i}(v)"
+            if frm is not None:
+                given[f"fr{i}"] = frm
+            given[f"z{i}"] = zero
+            body.append(f"            v = msg.{name}")
+            test = f"msg.HasField({name!r})" if presence else f"v != z{i}"
+            read = value
+        elif kind == "model":
+            given[f"c{i}"] = _model_codec(arg)
+            test, read = f"msg.HasField({name!r})", f"c{i}.dec(msg.{name})"
+        elif kind == "models":
+            given[f"c{i}"] = _model_codec(arg)
+            body.append(f"            s = msg.{name}")
+            test, read = "s", f"tuple([d(x) for x in s]) if (d := c{i}.dec) else ()"
+        else:
+            given[f"p{i}"], given[f"g{i}"] = plan.codec.present, plan.codec.get
+            test, read = f"p{i}(msg)", f"g{i}(msg)"
+        body += [f"            if {test}:", f"                kw[{name!r}] = {read}"]
+        if plan.legacy is not None:
+            given[f"lp{i}"], given[f"ld{i}"] = plan.legacy
+            body += [f"            elif (lg := _follow(msg, lp{i})) is not None:", f"                kw[{name!r}] = ld{i}(lg)"]
+        if plan.optional:
+            body += ["            else:", f"                kw[{name!r}] = None"]
+        elif not plan.has_default:
+            body += ["            else:", f"                kw[{name!r}] = {read}"]
+    body += [
+        "            pass",
+        "        except (ConversionError, SpecError):",
+        "            raise",
+        "        except (TypeError, ValueError) as exc:",
+        f"            raise ConversionError(f'{codec.cls.__name__}.{{name}}: cannot read: {{exc}}') from exc",
+        "        try:",
+        "            return cls(**kw)",
+        "        except SpecError as exc:",
+        f"            raise ConversionError(f'{codec.descriptor.full_name} is not a valid {codec.cls.__name__}: {{exc}}') from exc",
+    ]
+    source = "\n".join([f"def make({', '.join(given)}):", "    def dec(msg):", *body, "    return dec"])
+    made: dict[str, Any] = {}
+    exec(compile(source, f"<decoder of {codec.cls.__qualname__}>", "exec"), globals(), made)
+    return typing.cast(Decode, made["make"](**given))
 
 
 _FAST_PRIMITIVES = frozenset({"integer", "float_value", "string_value", "boolean"})
@@ -429,7 +500,7 @@ def _field_codec(tp: Any, fd: FieldDescriptor, where: str) -> _FieldCodec:
                 add(container, v)
 
         return _FieldCodec(write_list, lambda m: len(getattr(m, name)) > 0,
-                           lambda m: tuple(take(v) for v in getattr(m, name)), inline)
+                           lambda m: tuple(take(v) for v in getattr(m, name)), inline, inline)
 
     if mt is not None:
         mc = _message_codec(tp, mt, where)
@@ -440,17 +511,18 @@ def _field_codec(tp: Any, fd: FieldDescriptor, where: str) -> _FieldCodec:
             sub.SetInParent()
             mc.enc(value, sub)
 
-        return _FieldCodec(write_message, lambda m: m.HasField(name), lambda m: mc.dec(getattr(m, name)),
-                           ("model", tp) if _is_twin(tp, mt) else None)
+        twin = ("model", tp) if _is_twin(tp, mt) else None
+        return _FieldCodec(write_message, lambda m: m.HasField(name), lambda m: mc.dec(getattr(m, name)), twin, twin)
 
     to, frm = _scalar(tp, fd, where)
+    zero = fd.default_value
     if fd.has_presence:
         present: Callable[[Message], bool] = lambda m: m.HasField(name)  # noqa: E731
     else:
-        zero = fd.default_value
         present = lambda m: getattr(m, name) != zero  # noqa: E731
     return _FieldCodec(lambda m, v: setattr(m, name, to(v)), present, lambda m: frm(getattr(m, name)),
-                       ("set", None if to is _same else to))
+                       ("set", None if to is _same else to),
+                       ("scalar", (None if frm is _same else frm, fd.has_presence, zero)))
 
 
 def _is_twin(tp: Any, md: Descriptor) -> bool:
