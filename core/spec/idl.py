@@ -310,11 +310,17 @@ def _compile_enc(codec: _ModelCodec) -> Encode:
         "        except (TypeError, ValueError, OverflowError, AttributeError) as exc:",
         f"            raise ConversionError(f'{codec.cls.__name__}.{{name}}: cannot write {{v!r}}: {{exc}}') from exc",
     ]
-    source = "\n".join([f"def make({', '.join(given)}):", "    def enc(obj, msg):", *body, "    return enc"])
+    return typing.cast(Encode, _generated(f"encoder of {codec.cls.__qualname__}", "enc(obj, msg)", given, body))
+
+
+def _generated(what: str, signature: str, given: dict[str, Any], body: list[str]) -> Any:
+    """The function ``signature`` with ``body`` (lines indented for it), closed over ``given``;
+    this module's globals (ConversionError, _follow, ...) are looked up when it is called."""
+    source = "\n".join([f"def make({', '.join(given)}):", f"    def {signature}:", *body,
+                        f"    return {signature.partition('(')[0]}"])
     made: dict[str, Any] = {}
-    # This module's globals: ConversionError and _write_primitive_literal are looked up when called.
-    exec(compile(source, f"<encoder of {codec.cls.__qualname__}>", "exec"), globals(), made)
-    return typing.cast(Encode, made["make"](**given))
+    exec(compile(source, f"<{what}>", "exec"), globals(), made)
+    return made["make"](**given)
 
 
 def _compile_dec(codec: _ModelCodec) -> Decode:
@@ -368,10 +374,7 @@ def _compile_dec(codec: _ModelCodec) -> Decode:
         "        except SpecError as exc:",
         f"            raise ConversionError(f'{codec.descriptor.full_name} is not a valid {codec.cls.__name__}: {{exc}}') from exc",
     ]
-    source = "\n".join([f"def make({', '.join(given)}):", "    def dec(msg):", *body, "    return dec"])
-    made: dict[str, Any] = {}
-    exec(compile(source, f"<decoder of {codec.cls.__qualname__}>", "exec"), globals(), made)
-    return typing.cast(Decode, made["make"](**given))
+    return typing.cast(Decode, _generated(f"decoder of {codec.cls.__qualname__}", "dec(msg)", given, body))
 
 
 _FAST_PRIMITIVES = frozenset({"integer", "float_value", "string_value", "boolean"})
