@@ -334,7 +334,8 @@ def _compile_dec(codec: _ModelCodec) -> Decode:
     body += ["        kw = {}", "        name = None", "        try:"]
     for i, plan in enumerate(codec.fields):
         name = plan.name
-        kind, arg = plan.codec.read or ("plan", None)
+        hint: tuple[str, Any] = plan.codec.read or ("plan", None)
+        kind, arg = hint
         body.append(f"            name = {name!r}")
         if kind == "scalar":
             frm, presence, zero = arg
