@@ -230,7 +230,7 @@ def main(fd: int, kick_fd: int) -> None:
             return  # stopped before it was handed the delivery
     except (EOFError, OSError):
         return
-    log.info("delivering events from %s to %s", init["store_url"], config.db_url)
+    log.info("delivering events from %s to %s", _shown(init["store_url"]), _shown(config.db_url))
 
     def deliver_all() -> tuple[int, int]:
         """One pass: everything pending, in batches; (delivered, read but not delivered)."""
@@ -289,6 +289,13 @@ def main(fd: int, kick_fd: int) -> None:
         pass
     store.close()
     admin.repo.engine.dispose()
+
+
+def _shown(url: str) -> str:
+    """A database URL for the log: its password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _drain(fd: int) -> None:

@@ -3,6 +3,7 @@ own; stopping delivers what is pending; if the process dies, the sandbox deliver
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from flyteidl.admin import execution_pb2
 
+from flytecore.admin.config import AdminConfig
 from flytecore.cli import sandbox_events
 from flytecore.cli.sandbox_app import Sandbox, SandboxConfig
 from flytecore.spec.phases import NodeExecutionPhase, WorkflowExecutionPhase
@@ -25,6 +27,31 @@ from tests.propeller.test_sandbox_paths import node_executions, start
 def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     with Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)) as box:
         yield box
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox with its admin's database and its workflow store on SQLite files (the default),
+    or both in one PostgreSQL database."""
+    home = tmp_path / "home"
+    if request.param == "sqlite":
+        config = SandboxConfig(home=home, workers=2)
+        with Sandbox(config) as box:
+            yield box
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"sandbox_events_{os.getpid()}_{next(_databases)}"
+    server.admin_sql(f"CREATE DATABASE {name}")
+    url = server.url(name)
+    admin = AdminConfig(db_url=url, storage_prefix=str(home / "storage"))
+    try:
+        with Sandbox(SandboxConfig(home=home, workers=2, admin=admin, store_url=url)) as box:
+            yield box
+    finally:
+        server.admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def eventually(predicate: object, what: str, timeout: float = 60) -> None:
@@ -48,7 +75,8 @@ def handed_over(box: Sandbox) -> None:
     eventually(lambda: box.propeller.sink is None, "the event process delivers")
 
 
-def test_a_runs_events_reach_the_admin_from_the_event_process(sandbox: Sandbox) -> None:
+def test_a_runs_events_reach_the_admin_from_the_event_process(any_sandbox: Sandbox) -> None:
+    sandbox = any_sandbox
     assert sandbox.events is not None
     handed_over(sandbox)
     assert sandbox.events.pid != os.getpid() and sandbox.events.proc.poll() is None
@@ -111,3 +139,8 @@ def test_a_sandbox_stopped_before_its_event_process_is_ready_ends_it(tmp_path: P
     box.stop()  # at once: its imports are not done; the loop delivered whatever there was
     assert events.proc.poll() is not None
     assert box.propeller.sink is not None
+
+
+def test_the_event_process_logs_database_urls_without_their_passwords() -> None:
+    assert sandbox_events._shown("postgresql://flyte:s3cret@db:5432/admin") == "postgresql://flyte:***@db:5432/admin"
+    assert sandbox_events._shown("sqlite:////home/me/admin.db") == "sqlite:////home/me/admin.db"
