@@ -149,7 +149,7 @@ class Sandbox:
         left = events.stop()
         self.propeller.deliver_here(self._sink)
         if left:
-            log.warning("%d events are left to deliver; the sandbox delivers them when it starts again", left)
+            log.warning("at least %d events are left to deliver; the sandbox delivers them when it starts again", left)
 
     def serve(self) -> RunningAdmin:
         """Start the admin's gRPC and HTTP servers (in a background thread) and the propeller.

@@ -28,7 +28,8 @@ down a pipe per round that saved events, that there is something to deliver.
 Messages (:mod:`multiprocessing.connection` framing over a socket pair): sandbox -> process
 ``{"admin": AdminConfig, "store_url": str, "interval": float}``, then
 ``"go"`` (deliver from now on) and ``"stop"``; process -> sandbox ``("ready", pid)``, then
-``("delivered", count, left)`` after each pass that did something, ``("stopped", left)`` last.
+``("delivered", count, left)`` after each pass that did something (``left``: events it read but
+the admin could not take now), ``("stopped", left)`` last.
 Kicks go down a separate pipe, one byte each, never blocking.
 """
 
@@ -147,7 +148,8 @@ class EventProcess:
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """Deliver what is pending, then end the process (killed after ``timeout`` seconds);
-        returns how many events it left in the outbox (None: it could not say). A process that
+        returns how many events its last pass could not deliver (at least that many wait in the
+        outbox; None: it could not say). A process that
         was never told to go is ended at once: it delivered nothing."""
         if self._stopping:
             return self._left
@@ -260,6 +262,7 @@ def main(fd: int, kick_fd: int) -> None:
         except (EOFError, OSError):
             return True  # the sandbox went away: a last pass, then out
 
+    left = 0
     first = True  # a pass at once: what is pending already
     while not stop:
         if not first:
@@ -282,9 +285,8 @@ def main(fd: int, kick_fd: int) -> None:
                 conn.send(("delivered", delivered, left))
             except OSError:
                 stop = True
-    left = len(store.pending_events(1_000_000)) if retry_at is not None else 0
     try:
-        conn.send(("stopped", left))
+        conn.send(("stopped", left if retry_at is not None else 0))
     except OSError:
         pass
     store.close()

@@ -356,7 +356,7 @@ class Propeller:
             next_round_at=None if done else run.wake_at,
             release=not hold,
         )
-        if events and self.sink is None and self.events_saved is not None:
+        if events and self.events_saved is not None:  # set only while there is no sink
             self.events_saved()
         if hold:
             self._held[leased.execution_id] = saved

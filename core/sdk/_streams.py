@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["decode_environ", "environ_data", "flush", "open_log", "redirect", "restore_environ", "restore_fds", "set_environ"]
+__all__ = ["decode_environ", "environ_data", "environ_variables", "flush", "open_log", "redirect", "restore_environ", "restore_fds", "set_environ"]
 
 
 def redirect(stdout_path: str | None, stderr_path: str | None) -> list[tuple[int, int]]:
@@ -93,6 +93,21 @@ def environ_data() -> dict[Any, Any]:
     return data if isinstance(data, dict) else dict(os.environ)
 
 
+def _is_encoded(data: dict[Any, Any]) -> bool:
+    """Whether ``data`` (from :func:`environ_data`) is os.environ's encoded dict (POSIX CPython)."""
+    return data is not os.environ and data is getattr(os.environ, "_data", None)
+
+
+def environ_variables(prefixes: tuple[str, ...]) -> dict[str, str]:
+    """The variables of os.environ whose names start with one of ``prefixes``, decoded once
+    (looking each up in os.environ encodes its name again)."""
+    data = environ_data()
+    if _is_encoded(data):
+        encoded = tuple(_encode(prefix) for prefix in prefixes)
+        return {decode_environ(k): decode_environ(v) for k, v in data.items() if k.startswith(encoded)}
+    return {k: v for k, v in data.items() if k.startswith(prefixes)}
+
+
 _FS = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 
 
@@ -118,7 +133,7 @@ def set_environ(base: dict[Any, Any], extra: Mapping[str, str] | None = None) ->
     the variables that differ from what it holds now: a warm worker's consecutive jobs mostly
     share their variables (the execution's, the task's), and each change costs a putenv."""
     current = environ_data()
-    encoded = current is not os.environ and current is getattr(os.environ, "_data", None)
+    encoded = _is_encoded(current)
     target = base
     if extra:
         encode: Any = _encode if encoded else str  # how os.environ encodes, on POSIX

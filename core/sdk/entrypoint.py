@@ -811,20 +811,14 @@ def _read_input_bytes(uri: str) -> bytes:
         raise _Failure.system("InputsUnreadable", f"--inputs {uri}: cannot be read: {exc}", recoverable=True) from exc
 
 
-_READ = (b"FLYTE", b"_F_")
+_READ = ("FLYTE", "_F_")
 """What the entrypoint reads of the environment: Flyte's variables (``FLYTE_*``, the short
 ``_F_*`` forms) and flytecore's (``FLYTECORE_*``)."""
 
 
 def _flyte_variables() -> dict[str, str]:
-    """The variables of os.environ the entrypoint reads (:data:`_READ`), decoded once: looking
-    each up in os.environ encodes its name again, several times per name and task."""
-    data = _streams.environ_data()
-    if data is getattr(os.environ, "_data", None) and data is not os.environ:  # encoded (POSIX)
-        decode = _streams.decode_environ
-        return {decode(k): decode(v) for k, v in data.items() if k.startswith(_READ)}
-    prefixes = tuple(p.decode() for p in _READ)
-    return {k: v for k, v in data.items() if k.startswith(prefixes)}
+    """The variables of os.environ the entrypoint reads (:data:`_READ`), decoded once."""
+    return _streams.environ_variables(_READ)
 
 
 def _env(env: Mapping[str, str], *names: str) -> str:

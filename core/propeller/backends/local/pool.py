@@ -174,8 +174,8 @@ class WorkerPool:
             if slot is None:
                 self._queue.append(handle)  # every slot is busy: the first to be free takes it
                 return handle
-            handle._state, handle._worker, slot.reserved = "running", slot.worker, True
-            self._active.add(handle)
+            self._started(handle, slot.worker)
+            slot.reserved = True
         # Outside the lock: the worker reads its socket while it waits, so this does not block.
         worker = slot.worker
         sent = self._send(worker, handle) if worker is not None and worker.ready else None
@@ -183,6 +183,11 @@ class WorkerPool:
             slot.reserved, slot.handed = False, (handle, sent)
             slot.wake.notify()
         return handle
+
+    def _started(self, handle: JobHandle, worker: WorkerProcess | None) -> None:
+        """Mark ``handle`` running on ``worker`` (under the lock)."""
+        handle._state, handle._worker = "running", worker
+        self._active.add(handle)
 
     def _idle_slot(self) -> _Slot | None:
         """An idle slot (under the lock), taken out of the idle list: the last to become idle
@@ -378,9 +383,7 @@ class WorkerPool:
                         continue
                     if self._queue and not self._closed:
                         handle = self._queue.popleft()
-                        handle._state = "running"
-                        handle._worker = worker
-                        self._active.add(handle)
+                        self._started(handle, worker)
                         return handle, None
                     if self._closed:
                         return None
