@@ -14,6 +14,7 @@ statuses (nothing that finished runs again) and delivers what is left in the out
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import os
@@ -22,8 +23,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import attrs
+from flyteidl.core import compiler_pb2
 
 from flytecore import _gc
 from flytecore.propeller.engine import Engine, Run
@@ -32,6 +35,8 @@ from flytecore.propeller.sink import DeliveryFailed, EventSink, decode_event, en
 from flytecore.propeller.state import ExecutionState, WorkflowStatus, dump_node, dump_workflow
 from flytecore.propeller.store.base import Leased, WorkflowStore
 from flytecore.propeller.store.errors import LeaseLost
+from flytecore.spec import idl
+from flytecore.spec.compiled import CompiledWorkflowClosure
 from flytecore.spec.converter import from_json, to_json
 from flytecore.spec.identifiers import WorkflowExecutionIdentifier
 from flytecore.spec.phases import WorkflowExecutionPhase
@@ -50,8 +55,16 @@ def execution_key(eid: WorkflowExecutionIdentifier) -> str:
 def add_to_store(store: WorkflowStore, obj: WorkflowObject) -> None:
     """Put an accepted execution into ``store`` as QUEUED (idempotent per execution); its inputs
     stay at ``obj.inputs_uri`` only, where the admin stored them, or, when there is no file (the
-    admin kept small ones in its database), with the object."""
-    stored = attrs.evolve(obj, inputs=None) if obj.inputs_uri else obj
+    admin kept small ones in its database), with the object; its compiled closure likewise stays
+    at ``obj.closure_uri`` when there is one (FlyteAdmin's offloaded workflow closure: a
+    10,000-node workflow's closure is megabytes, written and parsed once per version, not once
+    per execution)."""
+    offloaded: dict[str, Any] = {}
+    if obj.inputs_uri:
+        offloaded["inputs"] = None
+    if obj.closure_uri:
+        offloaded["closure"] = None
+    stored = attrs.evolve(obj, **offloaded) if offloaded else obj
     store.add(execution_key(obj.execution_id), to_json(stored).encode(), dump_workflow(WorkflowStatus()), "QUEUED")
 
 
@@ -83,6 +96,10 @@ DELIVERY_INTERVAL = 0.05
 """While rounds run or tasks of this process's workers are running, the loop delivers pending
 events at most this often (seconds), so that one admin transaction takes the events of many
 rounds; when nothing ran and nothing is running here, at once."""
+
+
+CLOSURES_KEPT = 64
+"""How many workflow versions' compiled closures, read from storage, the loop keeps decoded."""
 
 
 STORE_RECHECK = 0.1
@@ -179,6 +196,8 @@ class Propeller:
         self._last_renewal = 0.0
         self._renew_every = min(lease_seconds / 3, 2.0)
         self._objects: dict[str, WorkflowObject] = {}
+        # Compiled closures read from storage, by URI (see _closure_at).
+        self._closures: collections.OrderedDict[str, CompiledWorkflowClosure] = collections.OrderedDict()
         # The store's earliest due round as last read (see _store_due_at), and whether this
         # process changed the store since.
         self._store_due: float | None = None
@@ -321,14 +340,38 @@ class Propeller:
         obj = self._objects.get(leased.execution_id)
         if obj is None:
             obj = from_json(leased.obj.decode(), WorkflowObject)
-            if obj.inputs is None:  # stored without them (add_to_store)
-                inputs = self.engine.services.data.read_literal_map(obj.inputs_uri)
-                if inputs is None:
-                    raise FileNotFoundError(f"the inputs of execution {leased.execution_id} are missing from {obj.inputs_uri}")
-                obj = attrs.evolve(obj, inputs=inputs)
+            obj = self._load_offloaded(leased.execution_id, obj)
             self._objects[leased.execution_id] = obj
         state = ExecutionState.load(leased.state, leased.nodes.items())
         return Run(obj, state, producer_id=self.engine.config.producer_id)
+
+    def _load_offloaded(self, execution_id: str, obj: WorkflowObject) -> WorkflowObject:
+        """``obj`` with what the store keeps elsewhere (see :func:`add_to_store`) read back."""
+        data = self.engine.services.data
+        loaded: dict[str, Any] = {}
+        if obj.inputs is None:
+            inputs = data.read_literal_map(obj.inputs_uri)
+            if inputs is None:
+                raise FileNotFoundError(f"the inputs of execution {execution_id} are missing from {obj.inputs_uri}")
+            loaded["inputs"] = inputs
+        if obj.closure is None:
+            loaded["closure"] = self._closure_at(execution_id, obj.closure_uri)
+        return attrs.evolve(obj, **loaded) if loaded else obj
+
+    def _closure_at(self, execution_id: str, uri: str) -> CompiledWorkflowClosure:
+        """The compiled closure stored at ``uri``, decoded once per version while executions of
+        it are held (a workflow version's closure never changes)."""
+        closure = self._closures.get(uri)
+        if closure is None:
+            data = self.engine.services.data.read_bytes(uri)
+            if data is None:
+                raise FileNotFoundError(f"the compiled workflow of execution {execution_id} is missing from {uri}")
+            closure = idl.from_idl(compiler_pb2.CompiledWorkflowClosure.FromString(data), CompiledWorkflowClosure)
+        self._closures[uri] = closure
+        self._closures.move_to_end(uri)
+        while len(self._closures) > CLOSURES_KEPT:
+            self._closures.popitem(last=False)
+        return closure
 
     def _round(self, leased: Leased) -> None:
         run = self._run_for(leased)

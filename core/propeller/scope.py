@@ -44,6 +44,8 @@ class Run:
     def __init__(self, obj: WorkflowObject, state: ExecutionState | None = None, *, producer_id: str = "flytecore-propeller") -> None:
         self.obj = obj
         self.state = state or ExecutionState()
+        if obj.closure is None:
+            raise ValueError(f"execution {obj.execution_id.name}: its closure is not loaded (read it from {obj.closure_uri})")
         self.closure = Closure(obj.closure)
         self.producer_id = producer_id
         self.events: list[Event] = []

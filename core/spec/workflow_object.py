@@ -29,7 +29,12 @@ class WorkflowObject:
 
     :ivar execution_id: the execution's id; the engine's events name it.
     :ivar closure: the compiled workflow closure: primary workflow, subworkflows, tasks and
-        launch plans it references.
+        launch plans it references. None: only at ``closure_uri`` (the workflow store keeps the
+        object without it, as FlyteAdmin offloads a ``FlyteWorkflow``'s closure); the propeller
+        reads it from there.
+    :ivar closure_uri: where that closure is stored (the workflow version's ``closure.pb``, a
+        flyteidl ``CompiledWorkflowClosure``, which the admin wrote when it compiled the
+        version); "" when the object carries it and nothing else has it.
     :ivar inputs: the inputs the execution runs with: the caller's, the launch plan's defaults
         and its fixed inputs, merged and checked against the interface. None: only at
         ``inputs_uri`` (the workflow store keeps the object without them: a wide map's lists
@@ -52,7 +57,7 @@ class WorkflowObject:
     """
 
     execution_id: WorkflowExecutionIdentifier
-    closure: CompiledWorkflowClosure
+    closure: CompiledWorkflowClosure | None
     inputs: LiteralMap | None
     inputs_uri: str
     metadata_prefix: str
@@ -65,3 +70,8 @@ class WorkflowObject:
     annotations: dict[str, str] = attrs.field(factory=dict, converter=_frozen_dict)
     parent_node_execution: NodeExecutionIdentifier | None = None
     accepted_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
+    closure_uri: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if self.closure is None and not self.closure_uri:
+            raise ValueError(f"the workflow object of {self.execution_id.name} has neither a closure nor a closure_uri")

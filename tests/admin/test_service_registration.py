@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pytest
 from flyteidl.admin import common_pb2, launch_plan_pb2, project_pb2, task_pb2, workflow_pb2
-from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 
-from flytecore import LaunchPlan, task, workflow
+from flytecore import LaunchPlan, map_task, task, workflow
 from flytecore.admin.config import AdminConfig
 from flytecore.admin.db import Repository
 from flytecore.admin.service import AdminService, AlreadyExistsError, InvalidArgumentError, NotFoundError
 from flytecore.admin.storage import MetadataStore
 from flytecore.sdk.serialize import SerializationSettings, serialize_workflow
 from flytecore.spec import idl
+from flytecore.spec.compiled import CompiledWorkflowClosure
+from flytecore.spec.identifiers import Identifier
 
 
 @task
@@ -48,7 +50,10 @@ def requests_for(wf: object, version: str = "v1") -> tuple[list[task_pb2.TaskCre
     ]
     assert bundle.workflow is not None
     wf_request = workflow_pb2.WorkflowCreateRequest(
-        id=idl.to_idl(bundle.workflow.id), spec=workflow_pb2.WorkflowSpec(template=idl.to_idl(bundle.workflow))
+        id=idl.to_idl(bundle.workflow.id),
+        spec=workflow_pb2.WorkflowSpec(
+            template=idl.to_idl(bundle.workflow), sub_workflows=[idl.to_idl(w) for w in bundle.sub_workflows.values()]
+        ),
     )
     return tasks, wf_request
 
@@ -92,6 +97,29 @@ def test_register_workflow_compiles_stores_closure_and_default_launch_plan(admin
     assert set(default.closure.expected_inputs.parameters) == {"a", "b"}
     assert all(p.required for p in default.closure.expected_inputs.parameters.values())
     assert list(default.closure.expected_outputs.variables) == ["o0"]
+
+
+@workflow
+def nested(a: int, xs: list[int]) -> tuple[int, list[int]]:
+    return pipeline(a=a), map_task(double)(x=xs)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("wf", [pipeline, nested], ids=["tasks", "subworkflow-and-map"])
+def test_a_new_version_s_closure_is_kept_as_compiled_equal_to_the_stored_one(
+    admin: AdminService, wf: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Executions usually follow a registration: the admin keeps the closure it compiled, so
+    their CreateExecution reads and decodes nothing; what it keeps is what decoding the stored
+    closure gives."""
+    wf_request = register(admin, wf)
+    workflow_id = idl.from_idl(wf_request.id, Identifier)
+    uri = admin.compiled_closure_uri(workflow_id)
+    stored = admin.store.read_bytes(uri)
+    monkeypatch.setattr(admin.store, "read_bytes", lambda uri: pytest.fail(f"read {uri}"))
+    kept = admin.compiled_closure_spec(workflow_id)
+    decoded = idl.from_idl(compiler_pb2.CompiledWorkflowClosure.FromString(stored), CompiledWorkflowClosure)
+    assert kept == decoded
+    assert admin.compiled_closure(workflow_id).SerializeToString() == stored
 
 
 def test_identical_reregistration_is_already_exists_and_changed_body_is_invalid(admin: AdminService) -> None:

@@ -105,9 +105,14 @@ def workflow_object(
     inputs_uri = tmp_path / name / "inputs.pb"
     inputs_uri.parent.mkdir(parents=True, exist_ok=True)
     inputs_uri.write_bytes(idl.literal_map_to_bytes(LiteralMap(literals=literals)))
+    # And so is the compiled closure, written when the workflow version was registered (the
+    # store keeps the object without it too).
+    closure_uri = tmp_path / name / "closure.pb"
+    closure_uri.write_bytes(idl.to_idl(closure).SerializeToString())
     return WorkflowObject(
         execution_id=WorkflowExecutionIdentifier(project="p", domain="development", name=name),
         closure=closure,
+        closure_uri=str(closure_uri),
         inputs=LiteralMap(literals=literals),
         inputs_uri=str(inputs_uri),
         metadata_prefix=str(tmp_path / name),

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 
 from flytecore.plugin import get_host
@@ -19,10 +20,11 @@ from flytecore.propeller.backends.local.executor import ContainerExecutor, Local
 from flytecore.propeller.context import Services
 from flytecore.propeller.data import FsspecDataStore
 from flytecore.propeller.engine import Engine
-from flytecore.propeller.runner import Propeller, execution_key
+from flytecore.propeller.runner import Propeller, add_to_store, execution_key
 from flytecore.propeller.state import load_workflow
 from flytecore.propeller.store import SqlWorkflowStore
 from flytecore.spec.phases import WorkflowExecutionPhase
+from flytecore.spec.workflow_object import WorkflowObject
 from tests.propeller import harness, kill_tasks
 
 ROOT = Path(__file__).parents[2]
@@ -92,10 +94,14 @@ def test_two_propellers_on_one_store_run_every_execution_once(tmp_path: Path) ->
         objs = [harness.workflow_object(kill_tasks.chain, tmp_path / "data", {"marker": str(tmp_path / f"m{i}")}) for i in range(3)]
         for obj in objs:
             first.launch(obj)
-            # Stored without its inputs (the admin stored them at inputs_uri): whichever
-            # propeller takes it reads them from there (the tasks get the marker path from them).
+            # Stored without its inputs and its closure (the admin stored them at inputs_uri and
+            # closure_uri): whichever propeller takes it reads them from there (the tasks get the
+            # marker path from the inputs).
             snapshot = first.store.get(execution_key(obj.execution_id))
-            assert snapshot is not None and json.loads(snapshot.obj)["inputs"] is None
+            assert snapshot is not None
+            stored = json.loads(snapshot.obj)
+            assert stored["inputs"] is None and stored["closure"] is None
+            assert stored["closure_uri"] == obj.closure_uri
         first.start()
         second.start()
         deadline = time.monotonic() + 120
@@ -112,3 +118,30 @@ def test_two_propellers_on_one_store_run_every_execution_once(tmp_path: Path) ->
     for i in range(3):
         done = [line for line in lines(tmp_path / f"m{i}") if line.startswith("done")]
         assert len(done) == 6, done  # every step exactly once, whichever propeller ran it
+
+
+def test_a_propeller_that_did_not_launch_an_execution_reads_its_closure_from_closure_uri(tmp_path: Path) -> None:
+    """The store keeps the object without its compiled closure (the admin wrote it at
+    closure_uri when it compiled the version): a propeller taking the execution over reads it
+    from there; if the file is gone, the round fails naming it, and the stored execution is
+    left as it was (QUEUED, for whoever can read it)."""
+    store_url = f"sqlite:///{tmp_path / 'propeller.db'}"
+    objs = [harness.workflow_object(kill_tasks.chain, tmp_path / "data", {"marker": str(tmp_path / f"m{i}")}) for i in range(2)]
+    with SqlWorkflowStore.from_url(store_url) as store:
+        for obj in objs:
+            add_to_store(store, obj)
+    Path(objs[1].closure_uri).unlink()
+    propeller, pool = build_propeller(store_url, tmp_path / "p")
+    try:
+        with pytest.raises(TimeoutError):  # the second never starts
+            propeller.run_until_idle(timeout=10)
+        store = propeller.store
+        first, second = (store.get(execution_key(o.execution_id)) for o in objs)
+        assert first is not None and load_workflow(first.state).phase == WorkflowExecutionPhase.SUCCEEDED
+        assert second is not None and load_workflow(second.state).phase == WorkflowExecutionPhase.QUEUED
+        assert len([line for line in lines(tmp_path / "m0") if line.startswith("done")]) == 6  # every step once
+        with pytest.raises(FileNotFoundError, match=f"compiled workflow of execution .* missing from {objs[1].closure_uri}"):
+            propeller._load_offloaded(second.execution_id, WorkflowObject(**{**attrs.asdict(objs[1], recurse=False), "closure": None}))
+    finally:
+        propeller.stop()
+        pool.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
 from flyteidl.admin import common_pb2, launch_plan_pb2, task_pb2, workflow_pb2
 from flyteidl.core import compiler_pb2, interface_pb2
 from google.protobuf.message import Message
@@ -206,6 +207,10 @@ class RegistrationService(ServiceBase):
             self.repo.create_workflow(m.Workflow(**_key(ident), digest=d, spec=spec_bytes, closure_uri=closure_uri))
 
         self._register("workflow", ident, request.spec, create, lambda: self.repo.get_workflow(ident).spec)
+        # Executions of a new version usually follow: keep what was just compiled. The model is
+        # what decoding the stored closure gives (the templates as sent lose, as spec models,
+        # only the fields the models leave out), so their first CreateExecution decodes nothing.
+        self._keep_closure(ident, _KeptClosure(closure_pb, closure, closure_uri))
         self._create_default_launch_plan(ident, closure_pb.primary.template.interface)
         return workflow_pb2.WorkflowCreateResponse()
 
@@ -229,27 +234,34 @@ class RegistrationService(ServiceBase):
     def compiled_closure(self, workflow_id: Identifier) -> compiler_pb2.CompiledWorkflowClosure:
         """The stored compiled closure of a workflow version (do not modify it: workflow versions
         are immutable, so the last few read are kept for the executions that follow)."""
-        return self._closure_of(workflow_id)[0]  # type: ignore[no-any-return]
+        return self._closure_of(workflow_id).proto
 
     def compiled_closure_spec(self, workflow_id: Identifier) -> CompiledWorkflowClosure:
         """:meth:`compiled_closure` as the spec model (what the engine walks), kept as well."""
         found = self._closure_of(workflow_id)
-        if found[1] is None:
-            found[1] = idl.from_idl(found[0], CompiledWorkflowClosure)
-        return found[1]  # type: ignore[no-any-return]
+        if found.spec is None:
+            found.spec = idl.from_idl(found.proto, CompiledWorkflowClosure)
+        return found.spec
 
-    def _closure_of(self, workflow_id: Identifier) -> list[Any]:
-        found = self._closures.get(workflow_id)
+    def compiled_closure_uri(self, workflow_id: Identifier) -> str:
+        """Where the compiled closure of a workflow version is stored (``closure.pb``)."""
+        return self._closure_of(workflow_id).uri
+
+    def _closure_of(self, workflow_id: Identifier) -> _KeptClosure:
+        found: _KeptClosure | None = self._closures.get(workflow_id)
         if found is not None:
             self._closures.move_to_end(workflow_id)
-            return found  # type: ignore[no-any-return]
+            return found
         with repository_errors():
             row = self.repo.get_workflow(workflow_id)
-        found = [compiler_pb2.CompiledWorkflowClosure.FromString(self.store.read_bytes(row.closure_uri)), None]
-        self._closures[workflow_id] = found
+        proto = compiler_pb2.CompiledWorkflowClosure.FromString(self.store.read_bytes(row.closure_uri))
+        return self._keep_closure(workflow_id, _KeptClosure(proto, None, row.closure_uri))
+
+    def _keep_closure(self, workflow_id: Identifier, kept: _KeptClosure) -> _KeptClosure:
+        self._closures[workflow_id] = kept
         while len(self._closures) > _CLOSURES_KEPT:
             self._closures.popitem(last=False)
-        return found
+        return kept
 
     def _workflow_proto(self, row: m.Workflow) -> workflow_pb2.Workflow:
         spec = workflow_pb2.WorkflowSpec.FromString(row.spec)
@@ -360,6 +372,16 @@ class RegistrationService(ServiceBase):
 
     def _create_default_launch_plan(self, workflow_id: Identifier, interface: interface_pb2.TypedInterface) -> None:
         raise NotImplementedError  # provided by LaunchPlanService
+
+
+@attrs.define
+class _KeptClosure:
+    """A workflow version's compiled closure as the admin keeps the last few: the stored
+    message, its spec model once needed, and where it is stored."""
+
+    proto: compiler_pb2.CompiledWorkflowClosure
+    spec: CompiledWorkflowClosure | None
+    uri: str
 
 
 def _id_key(proto_id: Any) -> tuple[str, str, str, str]:

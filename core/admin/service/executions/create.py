@@ -182,6 +182,7 @@ class ExecutionCreation(SingleTaskLaunchPlans):
             obj = WorkflowObject(
                 execution_id=eid,
                 closure=self.compiled_closure_spec(workflow_id),
+                closure_uri=self.compiled_closure_uri(workflow_id),
                 inputs=merged_literals,
                 inputs_uri=row.inputs_uri,  # "": no file, the engine keeps the inputs with the object
                 metadata_prefix=self.store.execution_prefix(eid),
