@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-__all__ = ["LIMIT", "OUTPUTS", "SHORT", "begin", "end", "given", "take"]
+__all__ = ["LIMIT", "OUTPUTS", "SHORT", "begin", "end", "environ", "given", "take"]
 
 LIMIT = 64 * 1024
 """The largest document handed over in memory (bytes); larger ones go through storage."""
@@ -37,26 +37,34 @@ OUTPUTS = "outputs.pb"
 read by other paths, are always written)."""
 
 _given: Mapping[str, bytes] = {}
+_environ: Mapping[str, str] | None = None
 _prefix: str | None = None
 _taken: dict[str, bytes] = {}
 _began = 0.0
 
 
-def begin(given: Mapping[str, bytes], hand_back: str | None) -> None:
+def begin(given: Mapping[str, bytes], hand_back: str | None, environ: Mapping[str, str] | None = None) -> None:
     """For the job about to run: ``given`` holds documents by URI (instead of storage);
-    ``hand_back``, an output prefix whose outputs document comes back with the result."""
-    global _given, _prefix, _began
-    _given, _prefix, _began = given, hand_back, time.monotonic()
+    ``hand_back``, an output prefix whose outputs document comes back with the result;
+    ``environ``, the job's environment as the worker made os.environ, decoded (the entrypoint
+    then reads its variables from it, instead of decoding os.environ again)."""
+    global _given, _prefix, _began, _environ
+    _given, _prefix, _began, _environ = given, hand_back, time.monotonic(), environ
     _taken.clear()
 
 
 def end() -> dict[str, bytes]:
     """The job ended: the documents it handed back, by file name; the hand-off is cleared."""
-    global _given, _prefix
+    global _given, _prefix, _environ
     taken = dict(_taken)
-    _given, _prefix = {}, None
+    _given, _prefix, _environ = {}, None, None
     _taken.clear()
     return taken
+
+
+def environ() -> Mapping[str, str] | None:
+    """The job's environment the worker handed over (see :func:`begin`), or None: read os.environ."""
+    return _environ
 
 
 def given(uri: str) -> bytes | None:

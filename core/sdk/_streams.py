@@ -151,3 +151,50 @@ def set_environ(base: dict[Any, Any], extra: Mapping[str, str] | None = None) ->
     for key, value in target.items():
         if current.get(key) != value:
             os.environ[decode(key)] = decode(value)
+
+
+class JobEnviron:
+    """os.environ for a warm worker's jobs, one after another: ``base`` (from
+    ``environ_data().copy()``) plus each job's variables.
+
+    Consecutive jobs share most variables (the execution's, the task's; a chain's next node
+    changes two or three): when the job before left os.environ as it was given, only the
+    variables the two jobs set differently are changed; otherwise (a job changed the environment
+    itself) the whole of it is compared and put right, as :func:`set_environ` does.
+    """
+
+    def __init__(self, base: dict[Any, Any]) -> None:
+        self._base = base
+        self._extra: Mapping[str, str] = {}
+        self._made: dict[Any, Any] | None = None  # os.environ's data as the last enter() left it
+        self._decoded: dict[str, str] | None = None
+
+    def enter(self, extra: Mapping[str, str]) -> None:
+        """Make os.environ the base plus ``extra`` for the next job."""
+        for key, value in extra.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError(f"environment variables are strings, not {key!r}={value!r}")
+        current = environ_data()
+        if self._made is not None and _is_encoded(current) and current == self._made:
+            base, before = self._base, self._extra
+            for key in before:
+                if key not in extra:  # the job before set it: back to the base's value, or none
+                    value = base.get(_encode(key))
+                    if value is None:
+                        del os.environ[key]
+                    else:
+                        os.environ[key] = decode_environ(value)
+            for key, value in extra.items():
+                if before.get(key) != value:
+                    os.environ[key] = value
+        else:
+            set_environ(self._base, extra)
+        self._extra = dict(extra)
+        self._made = environ_data().copy()
+
+    def variables(self) -> dict[str, str]:
+        """The environment :meth:`enter` made, decoded (the base's variables decoded once)."""
+        if self._decoded is None:
+            decode: Any = decode_environ if _is_encoded(environ_data()) else str
+            self._decoded = {decode(k): decode(v) for k, v in self._base.items()}
+        return {**self._decoded, **self._extra}

@@ -817,7 +817,11 @@ _READ = ("FLYTE", "_F_")
 
 
 def _flyte_variables() -> dict[str, str]:
-    """The variables of os.environ the entrypoint reads (:data:`_READ`), decoded once."""
+    """The variables of os.environ the entrypoint reads (:data:`_READ`), decoded once (a warm
+    worker's job: from the environment the worker handed over with it, already decoded)."""
+    handed = _handoff.environ()
+    if handed is not None:
+        return {k: v for k, v in handed.items() if k.startswith(_READ)}
     return _streams.environ_variables(_READ)
 
 

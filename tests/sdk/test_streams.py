@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from flytecore.sdk import _streams
+from flytecore.sdk import _handoff, _streams
 from flytecore.sdk.entrypoint import _flyte_variables
 
 _getenv = ctypes.CDLL(None).getenv
@@ -102,3 +102,50 @@ def test_the_entrypoint_reads_flyte_and_flytecore_variables_only(saved_environ: 
     assert variables["FLYTE_INTERNAL_EXECUTION_ID"] == "e1"
     assert variables["_F_PRJ"] == "p" and variables["FLYTECORE_DEFAULT_IMAGE"] == "img"
     assert "NOT_FLYTE" not in variables and "PATH" not in variables
+
+
+def test_job_environ_changes_only_what_two_consecutive_jobs_set_differently(
+    saved_environ: dict[object, object], putenv_calls: list[str]
+) -> None:
+    os.environ["FC_TEST_KEEP"] = "base"
+    base = _streams.environ_data().copy()
+    environ = _streams.JobEnviron(base)
+    environ.enter({"FC_TEST_NODE": "n1", "FC_TEST_EXEC": "e1", "FC_TEST_KEEP": "job 1"})
+    assert os.environ["FC_TEST_KEEP"] == c_getenv("FC_TEST_KEEP") == "job 1"
+    assert environ.variables() == {k: os.environ[k] for k in os.environ}
+
+    putenv_calls.clear()
+    environ.enter({"FC_TEST_NODE": "n2", "FC_TEST_EXEC": "e1"})  # the chain's next job
+    assert sorted(putenv_calls) == ["set FC_TEST_KEEP", "set FC_TEST_NODE"]  # KEEP: back to the base's
+    assert os.environ["FC_TEST_KEEP"] == c_getenv("FC_TEST_KEEP") == "base"
+    assert os.environ["FC_TEST_NODE"] == c_getenv("FC_TEST_NODE") == "n2"
+    assert environ.variables() == {k: os.environ[k] for k in os.environ}
+
+    putenv_calls.clear()
+    environ.enter({"FC_TEST_NODE": "n3"})
+    assert sorted(putenv_calls) == ["set FC_TEST_NODE", "unset FC_TEST_EXEC"]
+    assert "FC_TEST_EXEC" not in os.environ and c_getenv("FC_TEST_EXEC") is None
+
+    # A job that changed the environment itself: the next one still gets exactly base + its own.
+    os.environ["FC_TEST_LEFT_BY_A_JOB"] = "x"
+    os.environ["FC_TEST_KEEP"] = "changed by a job"
+    environ.enter({"FC_TEST_NODE": "n4"})
+    assert "FC_TEST_LEFT_BY_A_JOB" not in os.environ and c_getenv("FC_TEST_LEFT_BY_A_JOB") is None
+    assert os.environ["FC_TEST_KEEP"] == "base" and os.environ["FC_TEST_NODE"] == "n4"
+    assert environ.variables() == {k: os.environ[k] for k in os.environ}
+
+    with pytest.raises(TypeError, match="FC_TEST_BAD"):
+        environ.enter({"FC_TEST_BAD": 3})  # type: ignore[dict-item]
+    assert os.environ["FC_TEST_NODE"] == "n4"  # nothing changed
+
+
+def test_the_entrypoint_reads_a_warm_worker_s_job_variables_from_the_hand_off(
+    saved_environ: dict[object, object],
+) -> None:
+    os.environ["FLYTE_INTERNAL_EXECUTION_ID"] = "from os.environ"
+    _handoff.begin({}, None, {"FLYTE_INTERNAL_EXECUTION_ID": "handed", "_F_PRJ": "p", "NOT_FLYTE": "x"})
+    try:
+        assert _flyte_variables() == {"FLYTE_INTERNAL_EXECUTION_ID": "handed", "_F_PRJ": "p"}
+    finally:
+        _handoff.end()
+    assert _flyte_variables()["FLYTE_INTERNAL_EXECUTION_ID"] == "from os.environ"

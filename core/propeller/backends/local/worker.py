@@ -104,7 +104,7 @@ class JobRunner:
         self._spools = spools
         # The environment every job starts from (with its own variables on top); read at the
         # first job, as each job used to read it.
-        self._environ: dict[Any, Any] | None = None
+        self._environ: _streams.JobEnviron | None = None
         if spools is not None:
             threading.Thread(target=self._publish_live, name="flytecore-worker-logs", daemon=True).start()
 
@@ -135,7 +135,7 @@ class JobRunner:
         job_id, argv, env, cwd, stdout_path, stderr_path, hand_in, hand_back = message
         note = None
         if self._environ is None:
-            self._environ = _streams.environ_data().copy()
+            self._environ = _streams.JobEnviron(_streams.environ_data().copy())
         saved_cwd = os.getcwd()
         saved_argv, saved_out, saved_err = sys.argv, sys.stdout, sys.stderr
         self._flush(saved_out, saved_err)
@@ -147,9 +147,11 @@ class JobRunner:
                 saved_fds = _streams.redirect(stdout_path, stderr_path)
         except OSError as exc:
             return CANNOT_EXECUTE, self._rss(), f"cannot open the output files of job {job_id}: {exc}", {}
-        _handoff.begin(hand_in, hand_back)
+        environ = self._environ
         try:
-            _streams.set_environ(self._environ, env)
+            environ.enter(env)
+            # An in-process entrypoint reads its variables from the hand-off, decoded already.
+            _handoff.begin(hand_in, hand_back, environ.variables() if argv[0] in self._commands else None)
             if cwd is not None:
                 os.chdir(cwd)
             sys.argv = list(argv)
