@@ -14,7 +14,6 @@ statuses (nothing that finished runs again) and delivers what is left in the out
 
 from __future__ import annotations
 
-import collections
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ import attrs
 from flyteidl.core import compiler_pb2
 
 from flytecore import _gc
+from flytecore._lru import Recent
 from flytecore.propeller.engine import Engine, Run
 from flytecore.propeller.metrics import PropellerMetrics
 from flytecore.propeller.sink import DeliveryFailed, EventSink, decode_event, encode_event
@@ -197,7 +197,7 @@ class Propeller:
         self._renew_every = min(lease_seconds / 3, 2.0)
         self._objects: dict[str, WorkflowObject] = {}
         # Compiled closures read from storage, by URI (see _closure_at).
-        self._closures: collections.OrderedDict[str, CompiledWorkflowClosure] = collections.OrderedDict()
+        self._closures: Recent[str, CompiledWorkflowClosure] = Recent(CLOSURES_KEPT)
         # The store's earliest due round as last read (see _store_due_at), and whether this
         # process changed the store since.
         self._store_due: float | None = None
@@ -359,18 +359,17 @@ class Propeller:
         return attrs.evolve(obj, **loaded) if loaded else obj
 
     def _closure_at(self, execution_id: str, uri: str) -> CompiledWorkflowClosure:
-        """The compiled closure stored at ``uri``, decoded once per version while executions of
-        it are held (a workflow version's closure never changes)."""
-        closure = self._closures.get(uri)
+        """The compiled closure stored at ``uri``, read and decoded once for the executions of a
+        version (a workflow version's closure never changes; the last :data:`CLOSURES_KEPT`
+        are kept)."""
+        closure = self._closures.recall(uri)
         if closure is None:
             data = self.engine.services.data.read_bytes(uri)
             if data is None:
                 raise FileNotFoundError(f"the compiled workflow of execution {execution_id} is missing from {uri}")
-            closure = idl.from_idl(compiler_pb2.CompiledWorkflowClosure.FromString(data), CompiledWorkflowClosure)
-        self._closures[uri] = closure
-        self._closures.move_to_end(uri)
-        while len(self._closures) > CLOSURES_KEPT:
-            self._closures.popitem(last=False)
+            closure = self._closures.keep(
+                uri, idl.from_idl(compiler_pb2.CompiledWorkflowClosure.FromString(data), CompiledWorkflowClosure)
+            )
         return closure
 
     def _round(self, leased: Leased) -> None:

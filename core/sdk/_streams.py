@@ -138,9 +138,8 @@ def set_environ(base: dict[Any, Any], extra: Mapping[str, str] | None = None) ->
     if extra:
         encode: Any = _encode if encoded else str  # how os.environ encodes, on POSIX
         target = base.copy()
+        _check_strings(extra)
         for key, value in extra.items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise TypeError(f"environment variables are strings, not {key!r}={value!r}")
             target[encode(key)] = encode(value)
     if current == target:
         return
@@ -151,6 +150,13 @@ def set_environ(base: dict[Any, Any], extra: Mapping[str, str] | None = None) ->
     for key, value in target.items():
         if current.get(key) != value:
             os.environ[decode(key)] = decode(value)
+
+
+def _check_strings(variables: Mapping[str, str]) -> None:
+    """Refuse, before anything changes, a variable whose name or value is not a string."""
+    for key, value in variables.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"environment variables are strings, not {key!r}={value!r}")
 
 
 class JobEnviron:
@@ -171,9 +177,7 @@ class JobEnviron:
 
     def enter(self, extra: Mapping[str, str]) -> None:
         """Make os.environ the base plus ``extra`` for the next job."""
-        for key, value in extra.items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise TypeError(f"environment variables are strings, not {key!r}={value!r}")
+        _check_strings(extra)
         current = environ_data()
         if self._made is not None and _is_encoded(current) and current == self._made:
             base, before = self._base, self._extra

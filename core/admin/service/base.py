@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import hashlib
 from typing import Any, TypeVar
@@ -10,6 +9,7 @@ from typing import Any, TypeVar
 from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
+from flytecore._lru import Recent
 from flytecore.admin.config import AdminConfig
 from flytecore.admin.db import NotFound, Page, Repository, Sort, SortDirection
 from flytecore.admin.service.errors import InvalidArgumentError, NotFoundError
@@ -20,6 +20,10 @@ P = TypeVar("P", bound=Page[Any])
 
 UPDATE_ATTEMPTS = 5
 """Conditional updates that lose to a concurrent writer re-read and decide again this many times."""
+
+
+CLOSURES_KEPT = 64
+"""Compiled closures an admin keeps (the workflow versions registered or launched most recently)."""
 
 
 class ServiceBase:
@@ -34,8 +38,8 @@ class ServiceBase:
         self.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         # Projects seen registered (projects are never deleted): every CreateExecution checks.
         self._known_projects: set[str] = set()
-        # Compiled closures of workflow versions (immutable once registered), parsed, by id.
-        self._closures: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+        # Compiled closures of workflow versions (immutable once registered), by id.
+        self._closures: Recent[Any, Any] = Recent(CLOSURES_KEPT)
 
     def _require_project(self, project: str) -> None:
         """NOT_FOUND naming ``project`` unless it is registered."""

@@ -42,9 +42,6 @@ from flytecore.spec.interface import TypedInterface
 from flytecore.spec.tasks import TaskTemplate
 from flytecore.spec.workflow import LaunchPlanTemplate, Node, WorkflowTemplate
 
-_CLOSURES_KEPT = 64
-"""Parsed compiled closures an admin keeps (the workflows launched most recently)."""
-
 
 def entity_id(proto_id: Any, resource_type: ResourceType) -> Identifier:
     """A flyteidl identifier as the spec's, with the resource type set."""
@@ -210,7 +207,7 @@ class RegistrationService(ServiceBase):
         # Executions of a new version usually follow: keep what was just compiled. The model is
         # what decoding the stored closure gives (the templates as sent lose, as spec models,
         # only the fields the models leave out), so their first CreateExecution decodes nothing.
-        self._keep_closure(ident, _KeptClosure(closure_pb, closure, closure_uri))
+        self._closures.keep(ident, _KeptClosure(closure_pb, closure, closure_uri))
         self._create_default_launch_plan(ident, closure_pb.primary.template.interface)
         return workflow_pb2.WorkflowCreateResponse()
 
@@ -248,20 +245,13 @@ class RegistrationService(ServiceBase):
         return self._closure_of(workflow_id).uri
 
     def _closure_of(self, workflow_id: Identifier) -> _KeptClosure:
-        found: _KeptClosure | None = self._closures.get(workflow_id)
+        found: _KeptClosure | None = self._closures.recall(workflow_id)
         if found is not None:
-            self._closures.move_to_end(workflow_id)
             return found
         with repository_errors():
             row = self.repo.get_workflow(workflow_id)
         proto = compiler_pb2.CompiledWorkflowClosure.FromString(self.store.read_bytes(row.closure_uri))
-        return self._keep_closure(workflow_id, _KeptClosure(proto, None, row.closure_uri))
-
-    def _keep_closure(self, workflow_id: Identifier, kept: _KeptClosure) -> _KeptClosure:
-        self._closures[workflow_id] = kept
-        while len(self._closures) > _CLOSURES_KEPT:
-            self._closures.popitem(last=False)
-        return kept
+        return self._closures.keep(workflow_id, _KeptClosure(proto, None, row.closure_uri))  # type: ignore[no-any-return]
 
     def _workflow_proto(self, row: m.Workflow) -> workflow_pb2.Workflow:
         spec = workflow_pb2.WorkflowSpec.FromString(row.spec)
