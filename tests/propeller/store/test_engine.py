@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from flytecore.propeller.store import SqlWorkflowStore
@@ -146,3 +149,43 @@ def test_a_failing_round_writes_nothing_and_raises_sqlalchemys_error(store: SqlW
     # The pooled connection is fine afterwards.
     assert store.wake("e1", at=50.0) is True
     assert store.next_due_at() == 50.0
+
+
+def test_sqlite_rounds_run_on_one_kept_connection_per_thread(tmp_path: Path) -> None:
+    store = SqlWorkflowStore.from_url(f"sqlite:///{tmp_path / 'propeller.db'}")
+    checkouts: list[object] = []
+    event.listen(store.engine, "checkout", lambda dbapi, record, proxy: checkouts.append(dbapi))
+    store.add("e1", b"o", b"s", "QUEUED", now=100.0)
+    checkouts.clear()
+    (leased,) = store.acquire("p1", limit=1, lease_seconds=30, now=100.0)
+    for i in range(5):
+        leased = store.save(
+            leased, state=b"s", phase="RUNNING", nodes={f"n{i}": b"x"}, events=[b"e"],
+            next_round_at=None, release=i == 4,
+        )
+        assert store.next_due_at() == (None if i == 4 else 130.0)  # released last: due when woken
+    assert len(checkouts) == 1  # acquire, five saves and five reads: one connection
+    assert store.engine.pool.checkedout() == 0  # kept outside the pool's count
+
+    # Another thread's rounds get a connection of their own.
+    woken: list[bool] = []
+    thread = threading.Thread(target=lambda: woken.append(store.wake("e1", at=50.0)))
+    thread.start()
+    thread.join()
+    assert woken == [True] and len(checkouts) == 2 and checkouts[1] is not checkouts[0]
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):  # closed with its thread
+        checkouts[1].execute("SELECT 1")
+
+    # A connection that failed is replaced: the round after the failure works.
+    checkouts[0].close()  # broken behind the store's back
+    with pytest.raises(DBAPIError):
+        store.wake("e1", at=40.0)
+    assert store.wake("e1", at=40.0) is True
+    assert store.next_due_at() == 40.0 and len(checkouts) == 3
+
+    # close() closes the kept connections.
+    checkouts[2].execute("SELECT 1")
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        checkouts[2].execute("SELECT 1")
