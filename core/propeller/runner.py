@@ -109,14 +109,21 @@ other propellers) add is seen within this long, or at the loop's next sleep."""
 
 
 def deliver_outbox(
-    store: WorkflowStore, sink: EventSink, metrics: PropellerMetrics, limit: int = 500
+    store: WorkflowStore,
+    sink: EventSink,
+    metrics: PropellerMetrics,
+    limit: int = 500,
+    *,
+    after: int = 0,
+    acknowledge: Callable[[list[int]], None] | None = None,
 ) -> tuple[int, int]:
-    """Deliver up to ``limit`` of ``store``'s pending events to ``sink`` in order, and
-    acknowledge them; stops at the first one the admin cannot take now (logged, left pending).
-    Returns how many were delivered (or dropped as refused) and how many of those read were
-    not. What :meth:`Propeller.deliver` does, for a deliverer of its own (the sandbox's event
-    process)."""
-    pending = store.pending_events(limit)
+    """Deliver up to ``limit`` of ``store``'s pending events (those after seq ``after``) to
+    ``sink`` in order, and acknowledge them; stops at the first one the admin cannot take now
+    (logged, left pending). Returns how many were delivered (or dropped as refused) and how many
+    of those read were not. What :meth:`Propeller.deliver` does, for a deliverer of its own (the
+    sandbox's event process), which may ``acknowledge`` the delivered seqs itself, later (by
+    default they are deleted from the outbox at once)."""
+    pending = store.pending_events(limit, after=after)
     done: list[int] = []
     deliver_payloads = getattr(sink, "deliver_payloads", None)
     deliver_batch = getattr(sink, "deliver_batch", None)
@@ -139,7 +146,7 @@ def deliver_outbox(
         log.warning("event delivery paused, will retry: %s", exc)
     finally:
         if done:
-            store.ack_events(done)
+            (acknowledge or store.ack_events)(done)
             metrics.events_delivered.inc(len(done))
         metrics.outbox.set(len(pending) - len(done))
     return len(done), len(pending) - len(done)

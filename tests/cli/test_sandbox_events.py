@@ -115,6 +115,30 @@ def test_stopping_the_sandbox_delivers_what_is_pending(tmp_path: Path, monkeypat
         reopened.stop()
 
 
+def test_delivered_events_leave_the_outbox_once_a_pass_finds_nothing_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Deleting delivered events takes the store's write lock the rounds wait for: the process
+    # holds the deletion back (here: until a pass finds nothing new, a second after the last
+    # delivery) and reads past what it delivered, so nothing is delivered twice.
+    monkeypatch.setattr(sandbox_events, "ACK_INTERVAL", 3600.0)
+    box = Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)).start()
+    try:
+        handed_over(box)
+        register(box, sandbox_tasks.doubling)  # a chain of 30 tasks: many passes' worth of rounds
+        eid = start(box, sandbox_tasks.doubling.name, "events4", x=1)
+        assert wait(box, eid).closure.phase == WorkflowExecutionPhase.SUCCEEDED
+        held = box.store.pending_events(1000)
+        assert len(held) > 30, "the run's events, delivered, still wait in the outbox"
+        eventually(lambda: not box.store.pending_events(10), "the outbox is empty")
+        eventually(lambda: delivered(box) >= len(held), "the delivered events are counted")
+        time.sleep(0.5)
+        assert delivered(box) == len(held)  # each once
+    finally:
+        box.stop()
+    assert "dropping it" not in (tmp_path / "home" / "logs" / "events.log").read_text()
+
+
 def test_a_dead_event_process_leaves_delivery_to_the_sandbox(
     sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:

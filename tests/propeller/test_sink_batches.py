@@ -101,8 +101,8 @@ class Outbox:
         self.items = [SimpleNamespace(seq=i + 1, payload=encode_event(e)) for i, e in enumerate(events)]
         self.acked: list[int] = []
 
-    def pending_events(self, limit: int) -> list[Any]:
-        return [i for i in self.items if i.seq not in self.acked][:limit]
+    def pending_events(self, limit: int, *, after: int = 0) -> list[Any]:
+        return [i for i in self.items if i.seq not in self.acked and i.seq > after][:limit]
 
     def ack_events(self, seqs: list[int]) -> None:
         self.acked += seqs

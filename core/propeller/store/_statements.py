@@ -232,6 +232,7 @@ class Statements:
         self.next_due = Raw(select(func.min(wf.due_at)), dialect)
         self.pending_events: Select[Any] = (
             select(event_outbox.c.seq, event_outbox.c.execution_id, event_outbox.c.payload)
+            .where(event_outbox.c.seq > bindparam("after", type_=Integer))
             .order_by(event_outbox.c.seq)
             .limit(bindparam("limit", type_=Integer))
         )

@@ -183,8 +183,10 @@ class WorkflowStore(Protocol):
         lease expires); None if nothing is due until woken. The loop sleeps until then."""
         ...
 
-    def pending_events(self, limit: int = 100) -> builtins.list[OutboxEvent]:
-        """Undelivered events, oldest first (seq order; per workflow, the order of its saves)."""
+    def pending_events(self, limit: int = 100, *, after: int = 0) -> builtins.list[OutboxEvent]:
+        """Undelivered events, oldest first (seq order; per workflow, the order of its saves);
+        only those after seq ``after`` (a deliverer's own high-water mark: what it delivered
+        and will acknowledge later)."""
         ...
 
     def ack_events(self, seqs: Sequence[int]) -> None:

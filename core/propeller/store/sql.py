@@ -414,17 +414,22 @@ class SqlWorkflowStore:
 
     # -- event outbox -------------------------------------------------------------------------
 
-    def pending_events(self, limit: int = 100) -> builtins.list[OutboxEvent]:
-        """Undelivered events in seq order (per workflow: the order of its saves)."""
+    def pending_events(self, limit: int = 100, *, after: int = 0) -> builtins.list[OutboxEvent]:
+        """Undelivered events after seq ``after``, in seq order (per workflow: the order of its
+        saves)."""
         with self.engine.connect() as conn:
-            return [OutboxEvent(*row) for row in conn.execute(self._sql.pending_events, {"limit": limit})]
+            rows = conn.execute(self._sql.pending_events, {"limit": limit, "after": after})
+            return [OutboxEvent(*row) for row in rows]
 
     def ack_events(self, seqs: Sequence[int]) -> None:
-        """Delete delivered events (unknown seqs are ignored: a second deliverer acked them)."""
+        """Delete delivered events (unknown seqs are ignored: a second deliverer acked them), in
+        one transaction however many (a statement per :data:`_ACK_CHUNK`)."""
         if not seqs:
             return
+        seqs = list(seqs)
         with self._write() as conn:
-            conn.execute(self._sql.ack_events, {"seqs": list(seqs)})
+            for start in range(0, len(seqs), _ACK_CHUNK):
+                conn.execute(self._sql.ack_events, {"seqs": seqs[start : start + _ACK_CHUNK]})
 
     # -- housekeeping -------------------------------------------------------------------------
 
@@ -437,6 +442,10 @@ class SqlWorkflowStore:
             for statement in self._sql.delete_finished_parts:
                 conn.execute(statement, params)
             return conn.execute(self._sql.delete_finished, params).rowcount
+
+
+_ACK_CHUNK = 1000
+"""Seqs per DELETE of an acknowledgement (SQLite allows 32,766 parameters per statement)."""
 
 
 class _KeptConnection:
