@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
 from typing import Any
 
@@ -61,18 +62,36 @@ def single_task_node_id(task_name: str) -> str:
 
 def execution_id_of(proto_id: Any, domains: tuple[str, ...], what: str = "execution") -> WorkflowExecutionIdentifier:
     """A checked flyteidl ``WorkflowExecutionIdentifier`` as the spec's."""
-    check_project_id(proto_id.project, f"{what} id project")
-    check_domain(proto_id.domain, domains, f"{what} id domain")
-    check_execution_name(proto_id.name, f"{what} id name")
-    if proto_id.org:
-        raise InvalidArgumentError(f"{what} id org {proto_id.org!r}: organizations are not supported")
-    return WorkflowExecutionIdentifier(project=proto_id.project, domain=proto_id.domain, name=proto_id.name)
+    return _execution_id(proto_id.project, proto_id.domain, proto_id.name, proto_id.org, tuple(domains), what)
+
+
+@functools.lru_cache(maxsize=4096)
+def _execution_id(
+    project: str, domain: str, name: str, org: str, domains: tuple[str, ...], what: str
+) -> WorkflowExecutionIdentifier:
+    # Kept per id (a check is a function of the strings; a refusal raises and is not kept): a
+    # batch of events names the same execution and nodes over and over.
+    check_project_id(project, f"{what} id project")
+    check_domain(domain, domains, f"{what} id domain")
+    check_execution_name(name, f"{what} id name")
+    if org:
+        raise InvalidArgumentError(f"{what} id org {org!r}: organizations are not supported")
+    return WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
 
 
 def node_execution_id_of(proto_id: Any, domains: tuple[str, ...]) -> NodeExecutionIdentifier:
     """A checked flyteidl ``NodeExecutionIdentifier`` as the spec's."""
-    check_id_part(proto_id.node_id, "node id")
-    return NodeExecutionIdentifier(node_id=proto_id.node_id, execution_id=execution_id_of(proto_id.execution_id, domains))
+    eid = proto_id.execution_id
+    return _node_execution_id(proto_id.node_id, eid.project, eid.domain, eid.name, eid.org, tuple(domains))
+
+
+@functools.lru_cache(maxsize=4096)
+def _node_execution_id(
+    node_id: str, project: str, domain: str, name: str, org: str, domains: tuple[str, ...]
+) -> NodeExecutionIdentifier:
+    check_id_part(node_id, "node id")
+    execution_id = _execution_id(project, domain, name, org, domains, "execution")
+    return NodeExecutionIdentifier(node_id=node_id, execution_id=execution_id)
 
 
 def task_execution_id_of(proto_id: Any, domains: tuple[str, ...]) -> TaskExecutionIdentifier:
