@@ -92,8 +92,10 @@ def test_a_runs_events_reach_the_admin_from_the_event_process(any_sandbox: Sandb
 
 
 def test_stopping_the_sandbox_delivers_what_is_pending(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # One pass when the sandbox starts, the next not for an hour: the run's events wait.
+    # One pass when the sandbox starts, the next not for an hour (nor when kicks stop): the
+    # run's events wait.
     monkeypatch.setattr(sandbox_events, "INTERVAL", 3600.0)
+    monkeypatch.setattr(sandbox_events, "QUIET", 3600.0)
     box = Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)).start()
     try:
         handed_over(box)
@@ -113,6 +115,22 @@ def test_stopping_the_sandbox_delivers_what_is_pending(tmp_path: Path, monkeypat
         assert reopened.store.pending_events(10) == []
     finally:
         reopened.stop()
+
+
+def test_the_last_events_of_a_burst_go_without_waiting_for_the_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Passes an hour apart while kicks keep coming; once they stop for QUIET seconds (the run
+    # ended), the events go.
+    monkeypatch.setattr(sandbox_events, "INTERVAL", 3600.0)
+    box = Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)).start()
+    try:
+        handed_over(box)
+        register(box, sandbox_tasks.doubling)
+        eid = start(box, sandbox_tasks.doubling.name, "events5", x=1)
+        assert wait(box, eid, timeout=30).closure.phase == WorkflowExecutionPhase.SUCCEEDED
+    finally:
+        box.stop()
 
 
 def test_delivered_events_leave_the_outbox_once_a_pass_finds_nothing_new(
