@@ -3,6 +3,7 @@ own; stopping delivers what is pending; if the process dies, the sandbox deliver
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -10,6 +11,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flyteidl.admin import execution_pb2
@@ -75,6 +77,26 @@ def handed_over(box: Sandbox) -> None:
     eventually(lambda: box.propeller.sink is None, "the event process delivers")
 
 
+@contextlib.contextmanager
+def delivering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **settings: float) -> Iterator[Sandbox]:
+    """A sandbox whose event process delivers, with ``settings`` (INTERVAL, QUIET, ACK_INTERVAL of
+    :mod:`flytecore.cli.sandbox_events`, sent to the process when it starts); stopped after."""
+    for name, value in settings.items():
+        monkeypatch.setattr(sandbox_events, name, value)
+    box = Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)).start()
+    try:
+        handed_over(box)
+        yield box
+    finally:
+        box.stop()
+
+
+def launched(box: Sandbox, wf: Any, name: str, **inputs: object) -> Any:
+    """Register ``wf`` and launch it; its execution id."""
+    register(box, wf)
+    return start(box, wf.name, name, **inputs)
+
+
 def test_a_runs_events_reach_the_admin_from_the_event_process(any_sandbox: Sandbox) -> None:
     sandbox = any_sandbox
     assert sandbox.events is not None
@@ -94,19 +116,12 @@ def test_a_runs_events_reach_the_admin_from_the_event_process(any_sandbox: Sandb
 def test_stopping_the_sandbox_delivers_what_is_pending(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # One pass when the sandbox starts, the next not for an hour (nor when kicks stop): the
     # run's events wait.
-    monkeypatch.setattr(sandbox_events, "INTERVAL", 3600.0)
-    monkeypatch.setattr(sandbox_events, "QUIET", 3600.0)
-    box = Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)).start()
-    try:
-        handed_over(box)
-        register(box, sandbox_tasks.talk)
-        eid = start(box, sandbox_tasks.talk.name, "events2", x=1)
+    with delivering(tmp_path, monkeypatch, INTERVAL=3600.0, QUIET=3600.0) as box:
+        eid = launched(box, sandbox_tasks.talk, "events2", x=1)
         eventually(lambda: all(info.finished for info in box.store.list()), "the propeller finished the run")
         assert box.store.pending_events(100), "its events wait in the outbox"
         assert phase(box, eid) == WorkflowExecutionPhase.QUEUED  # the admin has not heard yet
         started = time.monotonic()
-    finally:
-        box.stop()
     assert time.monotonic() - started < 60  # the stop cut the hour's wait short
     assert phase(box, eid) == WorkflowExecutionPhase.SUCCEEDED
     # Its store is closed now: opened again, the outbox is empty.
@@ -122,15 +137,9 @@ def test_the_last_events_of_a_burst_go_without_waiting_for_the_interval(
 ) -> None:
     # Passes an hour apart while kicks keep coming; once they stop for QUIET seconds (the run
     # ended), the events go.
-    monkeypatch.setattr(sandbox_events, "INTERVAL", 3600.0)
-    box = Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)).start()
-    try:
-        handed_over(box)
-        register(box, sandbox_tasks.doubling)
-        eid = start(box, sandbox_tasks.doubling.name, "events5", x=1)
+    with delivering(tmp_path, monkeypatch, INTERVAL=3600.0) as box:
+        eid = launched(box, sandbox_tasks.doubling, "events5", x=1)
         assert wait(box, eid, timeout=30).closure.phase == WorkflowExecutionPhase.SUCCEEDED
-    finally:
-        box.stop()
 
 
 def test_delivered_events_leave_the_outbox_once_a_pass_finds_nothing_new(
@@ -139,12 +148,8 @@ def test_delivered_events_leave_the_outbox_once_a_pass_finds_nothing_new(
     # Deleting delivered events takes the store's write lock the rounds wait for: the process
     # holds the deletion back (here: until a pass finds nothing new, a second after the last
     # delivery) and reads past what it delivered, so nothing is delivered twice.
-    monkeypatch.setattr(sandbox_events, "ACK_INTERVAL", 3600.0)
-    box = Sandbox(SandboxConfig(home=tmp_path / "home", workers=2)).start()
-    try:
-        handed_over(box)
-        register(box, sandbox_tasks.doubling)  # a chain of 30 tasks: many passes' worth of rounds
-        eid = start(box, sandbox_tasks.doubling.name, "events4", x=1)
+    with delivering(tmp_path, monkeypatch, ACK_INTERVAL=3600.0) as box:
+        eid = launched(box, sandbox_tasks.doubling, "events4", x=1)  # 30 tasks: many passes' worth
         assert wait(box, eid).closure.phase == WorkflowExecutionPhase.SUCCEEDED
         held = box.store.pending_events(1000)
         assert len(held) > 30, "the run's events, delivered, still wait in the outbox"
@@ -152,8 +157,6 @@ def test_delivered_events_leave_the_outbox_once_a_pass_finds_nothing_new(
         eventually(lambda: delivered(box) >= len(held), "the delivered events are counted")
         time.sleep(0.5)
         assert delivered(box) == len(held)  # each once
-    finally:
-        box.stop()
     assert "dropping it" not in (tmp_path / "home" / "logs" / "events.log").read_text()
 
 
