@@ -15,8 +15,9 @@ it. Outside a worker's job both answer "no": nothing is handed, everything goes 
 
 Outputs in memory are not durable until the propeller saves its round: if it is killed in
 between, the attempt is lost and runs again. So only a short attempt hands its outputs back
-(at most :data:`SHORT` seconds from the job's start): running it again costs little, and a longer
-one's outputs are written, the file's cost being small beside its run time.
+(at most :data:`SHORT` seconds from the start of its task, :func:`running`: loading the task's
+code, a first import in a new worker, is not what a warm worker repeats): running it again costs
+little, and a longer one's outputs are written, the file's cost being small beside its run time.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-__all__ = ["LIMIT", "OUTPUTS", "SHORT", "begin", "end", "environ", "given", "take"]
+__all__ = ["LIMIT", "OUTPUTS", "SHORT", "begin", "end", "environ", "given", "running", "take"]
 
 LIMIT = 64 * 1024
 """The largest document handed over in memory (bytes); larger ones go through storage."""
 
 SHORT = 0.1
-"""An attempt that ran longer (seconds) writes its outputs, durable at once, instead."""
+"""An attempt whose task ran longer (seconds; from the job's start, or from :func:`running`)
+writes its outputs, durable at once, instead."""
 
 OUTPUTS = "outputs.pb"
 """The one document handed back: a task's outputs (``futures.pb`` and ``error.pb``, rare and
@@ -60,6 +62,12 @@ def end() -> dict[str, bytes]:
     _given, _prefix, _environ = {}, None, None
     _taken.clear()
     return taken
+
+
+def running() -> None:
+    """The job's task starts now (its code is loaded): a short attempt is counted from here."""
+    global _began
+    _began = time.monotonic()
 
 
 def environ() -> Mapping[str, str] | None:

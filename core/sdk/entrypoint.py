@@ -734,6 +734,7 @@ def _attempt(options: EntrypointOptions, env: Mapping[str, str], workdir: str, l
     """Steps 1-5 of the module docstring (1-3 are ``load``'s); returns the document's file name
     and bytes."""
     task, inputs = load()
+    _handoff.running()  # a short attempt is counted from its task's start (see _handoff.SHORT)
     raw_prefix = options.raw_output_data_prefix or FileAccess.join(options.output_prefix, "raw")
     file_access = FileAccess(raw_prefix, local_sandbox=os.path.join(workdir, "sandbox"))
     params = execution_parameters(env, task, file_access, options, workdir)

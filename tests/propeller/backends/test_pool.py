@@ -167,6 +167,10 @@ def test_an_in_process_job_gets_documents_in_hand_and_gives_its_outputs_back(
     # propeller dies before saving what it handed back.
     result = finished(shared_pool.submit(files.job("slow", ["slow_handoff", "/p"], hand_back="/p")))
     assert result.ok and result.handed_back == {} and files.out("slow").splitlines() == ["taken False"]
+    # Counted from the task's start: a slow load (a first import in a new worker) is not the
+    # attempt's run time.
+    result = finished(shared_pool.submit(files.job("slow-load", ["slow_handoff", "/p", "load"], hand_back="/p")))
+    assert result.ok and result.handed_back == {"outputs.pb": b"late"}
 
 
 def test_workers_are_separate_warm_processes(shared_pool: WorkerPool, files: Files) -> None:
