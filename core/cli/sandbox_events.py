@@ -15,12 +15,14 @@ down a pipe per round that saved events, that there is something to deliver.
   and the last of a burst once no kick came for :data:`QUIET` seconds.
 - The outbox is the source of truth: a pass reads what is pending and acknowledges (deletes)
   what the admin took (refused events are dropped with a warning in the process's log, as the
-  propeller's own delivery does). While rounds keep saving events it deletes them at most once
-  per :data:`ACK_INTERVAL` (each deletion takes the store's write lock, which the rounds wait
-  for), reading past those it holds, and once a pass finds nothing new. A kick that arrives
-  during a pass brings another pass; nothing waits for one that never comes. After a crash, events delivered but not yet deleted
-  are delivered again: the admin takes a repeated event as delivered (ALREADY_EXISTS) or
-  refuses it (an older phase), dropped with a warning.
+  propeller's own delivery does). On SQLite, while rounds keep saving events, it deletes them at
+  most once per :data:`ACK_INTERVAL` (each deletion takes the store's write lock, which the
+  rounds wait for), reading past those it holds, and once a pass finds nothing new; on
+  PostgreSQL (seqs may commit out of order there, and a deletion blocks no round) at once. A
+  kick that arrives during a pass brings another pass; nothing waits for one that never comes.
+  After a crash, events delivered but not yet deleted are delivered again: the admin takes a
+  repeated event as delivered (ALREADY_EXISTS) or refuses it (an older phase), dropped with a
+  warning.
 - Until the process is ready (its imports take a moment), the propeller's loop delivers
   in-process as before; once it is, the loop hands the delivery over at its next pass and only
   then tells the process to go, so the two never deliver at once.
@@ -265,13 +267,19 @@ def main(fd: int, kick_fd: int) -> None:
     log.info("delivering events from %s to %s", _shown(init["store_url"]), _shown(config.db_url))
 
     acks = _Acks(store)
+    # Reading past held events needs seqs that commit in order: SQLite's (one writer at a time).
+    # PostgreSQL may commit seq 101 before 100, and its deletions take no lock the rounds wait
+    # for: there, what a pass delivered is deleted at once and every pass reads from the start.
+    holding = store.engine.dialect.name == "sqlite"
+    if not holding:
+        ack_interval = 0.0
 
     def deliver_all() -> tuple[int, int]:
         """One pass: everything pending, in batches; (delivered, read but not delivered)."""
         total = 0
         while True:
             delivered, left = deliver_outbox(
-                store, sink, metrics, limit=_BATCH, after=acks.high, acknowledge=acks.add
+                store, sink, metrics, limit=_BATCH, after=acks.high if holding else 0, acknowledge=acks.add
             )
             total += delivered
             if left or delivered < _BATCH:

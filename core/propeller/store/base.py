@@ -186,7 +186,7 @@ class WorkflowStore(Protocol):
     def pending_events(self, limit: int = 100, *, after: int = 0) -> builtins.list[OutboxEvent]:
         """Undelivered events, oldest first (seq order; per workflow, the order of its saves);
         only those after seq ``after`` (a deliverer's own high-water mark: what it delivered
-        and will acknowledge later)."""
+        and will acknowledge later; sound where seqs commit in order, as on SQLite)."""
         ...
 
     def ack_events(self, seqs: Sequence[int]) -> None:
