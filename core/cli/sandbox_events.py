@@ -267,20 +267,19 @@ def main(fd: int, kick_fd: int) -> None:
     log.info("delivering events from %s to %s", _shown(init["store_url"]), _shown(config.db_url))
 
     acks = _Acks(store)
-    # Reading past held events needs seqs that commit in order: SQLite's (one writer at a time).
-    # PostgreSQL may commit seq 101 before 100, and its deletions take no lock the rounds wait
-    # for: there, what a pass delivered is deleted at once and every pass reads from the start.
-    holding = store.engine.dialect.name == "sqlite"
-    if not holding:
-        ack_interval = 0.0
+    # Holding delivered events back needs reading past them, sound where seqs commit in order
+    # (SQLite, whose deletions are also what the rounds wait for). Elsewhere (PostgreSQL) a
+    # pass deletes what it delivered at once and reads from the start.
+    holding = store.outbox_in_commit_order
 
     def deliver_all() -> tuple[int, int]:
         """One pass: everything pending, in batches; (delivered, read but not delivered)."""
         total = 0
         while True:
             delivered, left = deliver_outbox(
-                store, sink, metrics, limit=_BATCH, after=acks.high if holding else 0, acknowledge=acks.add
-            )
+                store, sink, metrics, limit=_BATCH,
+                after=acks.high if holding else 0, acknowledge=acks.add if holding else None,
+            )  # fmt: skip
             total += delivered
             if left or delivered < _BATCH:
                 return total, left
@@ -337,7 +336,7 @@ def main(fd: int, kick_fd: int) -> None:
         if stop or not delivered or acks.held_for() >= ack_interval:
             acks.flush()
         if acks.held and retry_at is None:  # a pass that finds nothing new comes within a second
-            retry_at = time.monotonic() + min(ack_interval, 1.0)
+            retry_at = time.monotonic() + 1.0
     acks.flush()
     try:
         conn.send(("stopped", left if retry_at is not None else 0))

@@ -414,6 +414,13 @@ class SqlWorkflowStore:
 
     # -- event outbox -------------------------------------------------------------------------
 
+    @property
+    def outbox_in_commit_order(self) -> bool:
+        """Whether outbox seqs become visible in seq order, so that a deliverer may read past
+        the events it delivered and holds (:meth:`pending_events` ``after``): on SQLite (one
+        writer at a time); on PostgreSQL a later seq may commit first."""
+        return self._sqlite
+
     def pending_events(self, limit: int = 100, *, after: int = 0) -> builtins.list[OutboxEvent]:
         """Undelivered events after seq ``after``, in seq order (per workflow: the order of its
         saves)."""
