@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChildExecutions",
     "DataStore",
+    "INLINE_INPUTS",
     "EngineConfig",
     "NodeContext",
     "Services",
@@ -137,6 +138,12 @@ class NodeContext:
         return f"{self.node_prefix}/inputs.pb"
 
 
+INLINE_INPUTS = "inline_inputs"
+"""``Run.memo`` key: the serialized inputs of running task nodes whose executor hands them over
+(``Engine._store_inputs``), by node key, for :attr:`TaskContext.inputs_bytes`; dropped when the
+node ends (after a restart the executor serializes them again)."""
+
+
 @attrs.define
 class TaskContext:
     """One task attempt as a task executor sees it.
@@ -148,6 +155,8 @@ class TaskContext:
         and unless ``inputs_stored`` is False.
     :ivar inputs_stored: False when nothing is at ``inputs_uri``: the executor said it hands a
         task its inputs itself (:meth:`TaskExecutor.hands_inputs`) and they were small enough.
+    :ivar inputs_bytes: when ``inputs_stored`` is False, the inputs as ``inputs.pb``'s bytes
+        (serialized once, when the node started: what the executor hands over), if known.
     :ivar output_prefix: where the task writes ``outputs.pb`` or ``error.pb`` (per attempt).
     :ivar raw_output_prefix: where the task writes raw data (files, dataframes).
     :ivar plugin_state: the executor's state for this attempt; changes are saved with the node.
@@ -171,6 +180,7 @@ class TaskContext:
     wake: Callable[[], None]
     now: float
     inputs_stored: bool = True
+    inputs_bytes: bytes | None = None
 
     @property
     def job_id(self) -> str:

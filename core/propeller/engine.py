@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from flytecore.propeller.bindings import BindingError, resolve_bindings
 from flytecore.propeller.context import (
+    INLINE_INPUTS,
     EngineConfig,
     NodeContext,
     Services,
@@ -407,6 +408,7 @@ class Engine:
                 data = literal_map_to_bytes(ctx.inputs)
                 if len(data) <= _handoff.LIMIT:
                     ctx.status.inputs_inline = True
+                    run.memo[INLINE_INPUTS][ctx.key] = data  # handed over as they are (task_context)
                     return None
                 # Nothing reads them before the task is submitted, after this: written in place.
                 self.services.data.write_bytes(ctx.inputs_uri, data, unread=True)
@@ -512,6 +514,7 @@ class Engine:
         run.state.touch(key)
         run.running_tasks.discard(key)
         run.memo["inputs"].pop(key, None)
+        run.memo[INLINE_INPUTS].pop(key, None)
         kind = kind or node_kind(node)
         node_event(run, key, node, status, now, parent_key=scope.parent_key, kind=kind, output_uri=output_uri)
         if self.on_node_finished is not None and status.queued_at is not None:

@@ -3,30 +3,33 @@
 Every phase change the engine makes is reported to the admin as one of flyteidl's events
 (FlytePropeller's event recorder). The round only appends them to the execution's list; the
 propeller saves them with the state they describe (an outbox) and delivers them afterwards.
+
+They are built as flyteidl messages, not as the spec's models converted afterwards: a chain
+task makes five, each saved once, and the models with their checks and conversion took a
+fifth of a round. :func:`as_spec` gives an event's spec model (what a sink delivers, from the
+outbox), for whoever reads a round's events as models.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING, Any
 
+from flyteidl.core import identifier_pb2
+from flyteidl.event import event_pb2
+
+from flytecore.spec import idl
+from flytecore.spec._wellknown import enc_timestamp
 from flytecore.spec.events import (
-    CatalogCacheStatus,
     ExternalResourceInfo,
     NodeExecutionEvent,
-    ParentNodeExecutionMetadata,
     TaskExecutionEvent,
     TaskExecutionMetadata,
-    TaskNodeMetadata,
     WorkflowExecutionEvent,
-    WorkflowNodeMetadata,
 )
 from flytecore.spec.execution import ExecutionError, TaskLog
-from flytecore.spec.identifiers import (
-    Identifier,
-    NodeExecutionIdentifier,
-    WorkflowExecutionIdentifier,
-)
+from flytecore.spec.identifiers import Identifier
 from flytecore.spec.literals import LiteralMap
 from flytecore.spec.phases import NodePhase, TaskExecutionPhase, WorkflowExecutionPhase
 from flytecore.spec.workflow import Node
@@ -35,13 +38,64 @@ if TYPE_CHECKING:
     from flytecore.propeller.engine import Run
     from flytecore.propeller.state import NodeStatus
 
-__all__ = ["ARRAY_TASK_TYPE", "Event", "array_fields", "node_event", "task_event", "workflow_event"]
+__all__ = [
+    "ARRAY_TASK_TYPE",
+    "Event",
+    "EventMessage",
+    "array_fields",
+    "as_spec",
+    "node_event",
+    "task_event",
+    "workflow_event",
+]
 
 Event = WorkflowExecutionEvent | NodeExecutionEvent | TaskExecutionEvent
+"""An event as the spec's model (what sinks deliver)."""
+
+EventMessage = event_pb2.WorkflowExecutionEvent | event_pb2.NodeExecutionEvent | event_pb2.TaskExecutionEvent
+"""An event as a round makes it: its flyteidl message."""
+
+_SPEC_OF = {
+    event_pb2.WorkflowExecutionEvent: WorkflowExecutionEvent,
+    event_pb2.NodeExecutionEvent: NodeExecutionEvent,
+    event_pb2.TaskExecutionEvent: TaskExecutionEvent,
+}
+_FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED)
+_MEMO = "events"  # Run.memo: the execution's id as flyteidl, converted once per run
+
+
+def as_spec(event: EventMessage) -> Event:
+    """``event`` as the spec's model."""
+    return idl.from_idl(event, _SPEC_OF[type(event)])  # type: ignore[no-any-return]
 
 
 def _at(now: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(now, dt.UTC)
+
+
+def _stamp(msg: Any, now: float, *fields: str) -> None:
+    """Set the timestamp ``fields`` of ``msg`` to ``now`` (as the spec's datetime would be)."""
+    at = _at(now)
+    for field in fields:
+        enc_timestamp(at, getattr(msg, field))
+
+
+def _execution_id(run: Run) -> identifier_pb2.WorkflowExecutionIdentifier:
+    memo = run.memo[_MEMO]
+    found = memo.get("execution_id")
+    if found is None:
+        found = memo["execution_id"] = idl.to_idl(run.obj.execution_id)
+    return found  # type: ignore[no-any-return]
+
+
+def _node_execution_id(run: Run, key: str, msg: identifier_pb2.NodeExecutionIdentifier) -> None:
+    msg.node_id = key
+    msg.execution_id.CopyFrom(_execution_id(run))
+
+
+def _set(msg: Any, field: str, value: Any) -> None:
+    """A spec model into message field ``field``, present even when empty (as the bridge writes it)."""
+    getattr(msg, field).CopyFrom(idl.to_idl(value))  # marks it present, as the bridge does
 
 
 def workflow_event(
@@ -53,16 +107,14 @@ def workflow_event(
     error: ExecutionError | None = None,
 ) -> None:
     """Report the execution's new phase (with its outputs or error when it ends)."""
-    run.events.append(
-        WorkflowExecutionEvent(
-            execution_id=run.obj.execution_id,
-            producer_id=run.producer_id,
-            phase=phase,
-            occurred_at=_at(now),
-            output_data=outputs if error is None and outputs is not None else None,
-            error=error,
-        )
-    )
+    msg = event_pb2.WorkflowExecutionEvent(producer_id=run.producer_id, phase=int(phase))
+    msg.execution_id.CopyFrom(_execution_id(run))
+    _stamp(msg, now, "occurred_at")
+    if error is not None:
+        _set(msg, "error", error)
+    elif outputs is not None:
+        _set(msg, "output_data", outputs)
+    run.events.append(msg)
 
 
 def node_event(
@@ -84,43 +136,40 @@ def node_event(
     Inputs and outputs already in storage are named by ``input_uri`` / ``output_uri`` (the admin
     records the location, as with FlytePropeller's events); others travel inline.
     """
-    phase = status.phase.to_execution_phase()
-    result: dict[str, object] = {}
-    if status.phase == NodePhase.SUCCEEDED and output_uri:
-        result["output_uri"] = output_uri
-    elif status.phase == NodePhase.SUCCEEDED and status.outputs is not None:
-        result["output_data"] = status.outputs
-    elif status.phase in (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED) and status.error is not None:
-        result["error"] = status.error
-    child_execution = None
-    if status.child_execution:
-        eid = run.obj.execution_id
-        child_execution = WorkflowExecutionIdentifier(project=eid.project, domain=eid.domain, name=status.child_execution)
-    run.events.append(
-        NodeExecutionEvent(
-            id=NodeExecutionIdentifier(node_id=key, execution_id=run.obj.execution_id),
-            producer_id=run.producer_id,
-            phase=phase,
-            occurred_at=_at(now),
-            input_data=inputs if not input_uri else None,
-            input_uri=input_uri or None,
-            workflow_node_metadata=WorkflowNodeMetadata(execution_id=child_execution) if child_execution else None,
-            task_node_metadata=(
-                TaskNodeMetadata(cache_status=CatalogCacheStatus(status.cache_status)) if kind == "task" else None
-            ),
-            parent_node_metadata=ParentNodeExecutionMetadata(node_id=parent_key) if parent_key else None,
-            spec_node_id=node.id,
-            node_name=(node.metadata.name if node.metadata and node.metadata.name else node.id),
-            # As FlytePropeller: an array node is not a parent node but an array (flytekit's
-            # FlyteRemote follows the two differently); its elements still name it as parent.
-            is_parent=kind in ("branch", "subworkflow", "dynamic"),
-            is_dynamic=kind == "dynamic",
-            is_array=kind == "array",
-            reported_at=_at(now),
-            target_entity=target,
-            **result,  # type: ignore[arg-type]
-        )
+    msg = event_pb2.NodeExecutionEvent(
+        producer_id=run.producer_id,
+        phase=int(status.phase.to_execution_phase()),
+        spec_node_id=node.id,
+        node_name=node.metadata.name if node.metadata and node.metadata.name else node.id,
+        # As FlytePropeller: an array node is not a parent node but an array (flytekit's
+        # FlyteRemote follows the two differently); its elements still name it as parent.
+        is_parent=kind in ("branch", "subworkflow", "dynamic"),
+        is_dynamic=kind == "dynamic",
+        is_array=kind == "array",
     )
+    _node_execution_id(run, key, msg.id)
+    _stamp(msg, now, "occurred_at", "reported_at")
+    if input_uri:
+        msg.input_uri = input_uri
+    elif inputs is not None:
+        _set(msg, "input_data", inputs)
+    if status.phase == NodePhase.SUCCEEDED and output_uri:
+        msg.output_uri = output_uri
+    elif status.phase == NodePhase.SUCCEEDED and status.outputs is not None:
+        _set(msg, "output_data", status.outputs)
+    elif status.phase in _FAILED and status.error is not None:
+        _set(msg, "error", status.error)
+    if status.child_execution:  # in the parent's project and domain
+        eid, child = run.obj.execution_id, msg.workflow_node_metadata.execution_id
+        child.project, child.domain, child.name = eid.project, eid.domain, status.child_execution
+    elif kind == "task":
+        msg.task_node_metadata.SetInParent()
+        msg.task_node_metadata.cache_status = int(status.cache_status)
+    if parent_key:
+        msg.parent_node_metadata.node_id = parent_key
+    if target is not None:
+        _set(msg, "target_entity", target)
+    run.events.append(msg)
 
 
 def task_event(
@@ -145,33 +194,48 @@ def task_event(
 ) -> None:
     """Report a task attempt's phase (or a new version of the same phase); inputs in storage
     are named by ``input_uri`` rather than sent inline."""
-    result: dict[str, object] = {}
-    if error is not None:
-        result["error"] = error
-    elif output_uri:
-        result["output_uri"] = output_uri
-    elif outputs is not None:
-        result["output_data"] = outputs
-    run.events.append(
-        TaskExecutionEvent(
-            task_id=task_id,
-            parent_node_execution_id=NodeExecutionIdentifier(node_id=key, execution_id=run.obj.execution_id),
-            retry_attempt=attempt,
-            phase=phase,
-            producer_id=run.producer_id,
-            logs=logs,
-            occurred_at=_at(now),
-            input_data=inputs if not input_uri else None,
-            input_uri=input_uri or None,
-            phase_version=phase_version,
-            reason=reason,
-            task_type=task_type,
-            reported_at=_at(now),
-            metadata=metadata,
-            event_version=event_version,
-            **result,  # type: ignore[arg-type]
-        )
+    msg = event_pb2.TaskExecutionEvent(
+        retry_attempt=attempt,
+        phase=int(phase),
+        producer_id=run.producer_id,
+        phase_version=phase_version,
+        reason=reason,
+        task_type=task_type,
+        event_version=event_version,
     )
+    msg.task_id.CopyFrom(_task_id(run, task_id))
+    _node_execution_id(run, key, msg.parent_node_execution_id)
+    if logs:
+        msg.logs.extend(_log_messages(logs))
+    _stamp(msg, now, "occurred_at", "reported_at")
+    if input_uri:
+        msg.input_uri = input_uri
+    elif inputs is not None:
+        _set(msg, "input_data", inputs)
+    if error is not None:
+        _set(msg, "error", error)
+    elif output_uri:
+        msg.output_uri = output_uri
+    elif outputs is not None:
+        _set(msg, "output_data", outputs)
+    if metadata is not None:
+        _set(msg, "metadata", metadata)
+    run.events.append(msg)
+
+
+@functools.lru_cache(maxsize=256)
+def _log_messages(logs: tuple[TaskLog, ...]) -> list[Any]:
+    """An attempt's logs as flyteidl (the same for each of its events; copied into each)."""
+    return [idl.to_idl(log) for log in logs]
+
+
+def _task_id(run: Run, task_id: Identifier) -> identifier_pb2.Identifier:
+    """A task's id as flyteidl, converted once per run."""
+    memo = run.memo[_MEMO]
+    found = memo.get(task_id)
+    if found is None:
+        found = memo[task_id] = idl.to_idl(task_id)
+    return found  # type: ignore[no-any-return]
 
 
 ARRAY_TASK_TYPE = "container_array"

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from flytecore.propeller.events import Event
+from flytecore.propeller.events import EventMessage
 from flytecore.propeller.executable import Closure, Executable
 from flytecore.propeller.state import ExecutionState
 from flytecore.spec.execution import ExecutionError
@@ -48,7 +48,7 @@ class Run:
             raise ValueError(f"execution {obj.execution_id.name}: its closure is not loaded (read it from {obj.closure_uri})")
         self.closure = Closure(obj.closure)
         self.producer_id = producer_id
-        self.events: list[Event] = []
+        self.events: list[EventMessage] = []
         self.cursors: dict[str, Cursor] = {}
         self.wake_at: float | None = None
         # Task nodes whose executors said they changed since the last round (see Engine.walk).
@@ -68,7 +68,7 @@ class Run:
         if at is not None and (self.wake_at is None or at < self.wake_at):
             self.wake_at = at
 
-    def take_events(self) -> list[Event]:
+    def take_events(self) -> list[EventMessage]:
         """The events of this round, clearing the list."""
         events, self.events = self.events, []
         return events

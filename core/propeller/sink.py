@@ -26,8 +26,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from flyteidl.admin import event_pb2
+from flyteidl.event import event_pb2 as event_pb2_core
 
-from flytecore.propeller.events import Event
+from flytecore.propeller.events import Event, EventMessage
 from flytecore.spec import idl
 from flytecore.spec.converter import make_converter
 from flytecore.spec.events import NodeExecutionEvent, TaskExecutionEvent, WorkflowExecutionEvent
@@ -55,6 +56,11 @@ _FLYTEIDL = b"\x01"
 kind: ``w``, ``n`` or ``t``); payloads written by older versions are JSON (they start with ``{``)."""
 _CODES: dict[type, bytes] = {WorkflowExecutionEvent: b"w", NodeExecutionEvent: b"n", TaskExecutionEvent: b"t"}
 _BY_CODE: dict[bytes, type] = {code: cls for cls, code in _CODES.items()}
+_MESSAGE_CODES: dict[type, bytes] = {
+    event_pb2_core.WorkflowExecutionEvent: b"w",
+    event_pb2_core.NodeExecutionEvent: b"n",
+    event_pb2_core.TaskExecutionEvent: b"t",
+}
 _REQUESTS: dict[bytes, Any] = {
     b"w": event_pb2.WorkflowExecutionEventRequest,
     b"n": event_pb2.NodeExecutionEventRequest,
@@ -62,9 +68,13 @@ _REQUESTS: dict[bytes, Any] = {
 }
 
 
-def encode_event(event: Event) -> bytes:
-    """An event as outbox bytes: its flyteidl message, tagged with its kind. The admin takes
-    flyteidl requests: :meth:`AdminEventSink.deliver_payloads` hands it the bytes as they are."""
+def encode_event(event: Event | EventMessage) -> bytes:
+    """An event (as a round makes it, its flyteidl message, or as the spec's model) as outbox
+    bytes: its flyteidl message, tagged with its kind. The admin takes flyteidl requests:
+    :meth:`AdminEventSink.deliver_payloads` hands it the bytes as they are."""
+    code = _MESSAGE_CODES.get(type(event))
+    if code is not None:
+        return _FLYTEIDL + code + event.SerializeToString()  # type: ignore[union-attr]
     return _FLYTEIDL + _CODES[type(event)] + idl.to_idl(event).SerializeToString()
 
 
@@ -82,7 +92,9 @@ def event_request(data: bytes) -> Any:
     the stored bytes (no spec model in between)."""
     if data[:1] == b"{":
         return AdminEventSink._request(decode_event(data))
-    request = _REQUESTS[data[1:2]](request_id=uuid.uuid4().hex)
+    # No request id: the request goes straight to the admin in this process (create_events),
+    # which reads none; a random one per event was a tenth of parsing it.
+    request = _REQUESTS[data[1:2]]()
     request.event.ParseFromString(data[2:])
     return request
 

@@ -19,6 +19,7 @@ from flytecore.errors import TaskExecutionError
 from flytecore.propeller.context import EngineConfig, Services, TaskContext, TaskTransition, user_error
 from flytecore.propeller.data import FsspecDataStore
 from flytecore.propeller.engine import Engine, Run
+from flytecore.propeller.events import as_spec
 from flytecore.sdk.serialize import SerializationSettings, compile_entity
 from flytecore.spec import idl
 from flytecore.spec.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
@@ -146,6 +147,11 @@ def make_engine(module: Any, **config: Any) -> tuple[Engine, InProcessExecutor]:
     executor = InProcessExecutor(tasks_of(module))
     engine = Engine(Services(data=FsspecDataStore(), tasks=Backend(executor)), EngineConfig(**config))
     return engine, executor
+
+
+def spec_events(run: Run) -> list[Any]:
+    """The round's events (taken from ``run``), as the spec's models."""
+    return [as_spec(event) for event in run.take_events()]
 
 
 def event_inputs(event: Any) -> LiteralMap | None:

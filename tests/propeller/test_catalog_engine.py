@@ -16,6 +16,7 @@ import pytest
 from flytecore import map_task, task, workflow
 from flytecore.propeller.catalog import SqlCatalog, catalog_key
 from flytecore.propeller.engine import Engine, Run
+from flytecore.propeller.events import as_spec
 from flytecore.propeller.sink import decode_event, encode_event
 from flytecore.spec.events import CatalogCacheStatus, NodeExecutionEvent, TaskExecutionEvent
 from flytecore.spec.phases import NodeExecutionPhase, NodePhase, WorkflowExecutionPhase
@@ -97,13 +98,13 @@ def output(r: Run) -> Any:
 
 
 def node_events(r: Run, node_id: str) -> list[NodeExecutionEvent]:
-    return [e for e in r.events if isinstance(e, NodeExecutionEvent) and e.id.node_id == node_id]
+    return [e for e in map(as_spec, r.events) if isinstance(e, NodeExecutionEvent) and e.id.node_id == node_id]
 
 
 def task_events(r: Run, node_id: str) -> list[TaskExecutionEvent]:
     return [
         e
-        for e in r.events
+        for e in map(as_spec, r.events)
         if isinstance(e, TaskExecutionEvent) and e.parent_node_execution_id.node_id == node_id
     ]
 

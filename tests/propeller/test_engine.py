@@ -31,7 +31,7 @@ def test_quickstart_runs_to_the_end_with_map_and_branch(tmp_path: Path) -> None:
     assert wf.outputs.literals["message"].scalar.primitive.string_value == "sum of squares is 30 (small)"
     # Each map element ran once, with its own element.
     assert sorted(c for c in executor.calls if c[0].endswith("square")) == [("quickstart.square", 0)] * 5
-    events = run.take_events()
+    events = harness.spec_events(run)
     wf_phases = [e.phase for e in events if isinstance(e, WorkflowExecutionEvent)]
     assert wf_phases == [WorkflowExecutionPhase.RUNNING, WorkflowExecutionPhase.SUCCEEDING, WorkflowExecutionPhase.SUCCEEDED]
     nodes = {e.id.node_id for e in events if isinstance(e, NodeExecutionEvent)}
@@ -140,7 +140,7 @@ def test_an_executor_that_hands_tasks_their_inputs_gets_small_ones_unstored(tmp_
     assert run.state.workflow.outputs.literals["o0"].scalar.primitive.string_value == text.upper()
     assert asked == ["tests.propeller.sandbox_tasks.shout"] * 2  # once per node, when it starts
     small = size == "small"
-    queued = {e.id.node_id: e for e in run.take_events()
+    queued = {e.id.node_id: e for e in harness.spec_events(run)
               if isinstance(e, NodeExecutionEvent) and e.phase == NodeExecutionPhase.QUEUED}
     for key, expected in (("n0", text), ("n1", text.upper())):
         stored = Path(obj.metadata_prefix, "nodes", key, "inputs.pb")

@@ -126,7 +126,7 @@ def test_recoverable_user_errors_are_retried_within_the_task_retries(tmp_path: P
     assert executor.calls == [("tests.propeller.test_engine_paths.flaky", a) for a in (0, 1, 2)]
     status = run.state.node("n0")
     assert (status.user_failures, status.system_failures, status.attempts) == (2, 0, 3)
-    events = [e for e in run.take_events() if isinstance(e, TaskExecutionEvent)]
+    events = [e for e in harness.spec_events(run) if isinstance(e, TaskExecutionEvent)]
     assert [(e.retry_attempt, e.phase) for e in events] == [
         (0, TaskExecutionPhase.RETRYABLE_FAILED),
         (1, TaskExecutionPhase.RETRYABLE_FAILED),
@@ -171,7 +171,7 @@ def test_subworkflows_run_nested_with_unique_node_ids(tmp_path: Path) -> None:
     run, _ = finish(harness.workflow_object(outer, tmp_path, {"x": 0}), tmp_path)
     assert run.state.workflow.outputs.literals["o0"].scalar.primitive.integer == 4
     assert run.state.node("n1-0-n1").phase == NodePhase.SUCCEEDED
-    events = [e for e in run.take_events() if isinstance(e, NodeExecutionEvent) and e.id.node_id == "n0-0-n0"]
+    events = [e for e in harness.spec_events(run) if isinstance(e, NodeExecutionEvent) and e.id.node_id == "n0-0-n0"]
     assert events and events[0].parent_node_metadata.node_id == "n0"
 
 
@@ -314,7 +314,7 @@ def test_abort_stops_running_nodes_and_ends_aborted(tmp_path: Path) -> None:
     assert run.state.workflow.phase == WorkflowExecutionPhase.ABORTED
     assert run.state.node("n0").phase == NodePhase.ABORTED
     assert executor.aborted == ["tests.propeller.test_engine_paths.slow"]
-    phases = [e.phase for e in run.take_events() if isinstance(e, NodeExecutionEvent)]
+    phases = [e.phase for e in harness.spec_events(run) if isinstance(e, NodeExecutionEvent)]
     assert phases[-1] == NodeExecutionPhase.ABORTED
 
 
@@ -419,7 +419,7 @@ def test_a_failed_finalize_is_retried_before_the_node_ends(tmp_path: Path) -> No
     engine.round(run, now)
     assert run.state.node("n0").phase == NodePhase.SUCCEEDING  # outputs kept, end not reported yet
     assert run.wake_at == pytest.approx(now + 1.0)
-    assert not any(isinstance(e, NodeExecutionEvent) and e.phase == NodeExecutionPhase.SUCCEEDED for e in run.take_events())
+    assert not any(isinstance(e, NodeExecutionEvent) and e.phase == NodeExecutionPhase.SUCCEEDED for e in harness.spec_events(run))
     harness.run_to_end(engine, run)
     assert run.state.workflow.outputs.literals["o0"].scalar.primitive.integer == 4
     assert handler.finalized.count(("n0", NodePhase.SUCCEEDING)) == 2

@@ -131,7 +131,7 @@ def run_to_end(wf: typing.Any, tmp_path: Path, **inputs: typing.Any) -> tuple[Ru
 
 
 def node_events(run: Run, node_id: str) -> list[NodeExecutionEvent]:
-    return [e for e in run.take_events() if isinstance(e, NodeExecutionEvent) and e.id.node_id == node_id]
+    return [e for e in harness.spec_events(run) if isinstance(e, NodeExecutionEvent) and e.id.node_id == node_id]
 
 
 def test_a_failing_workflow_runs_its_handler_once_and_keeps_its_error(tmp_path: Path) -> None:
@@ -168,7 +168,7 @@ def test_workflow_events_go_failing_then_failed_after_the_handler(tmp_path: Path
     run, _ = run_to_end(fails, tmp_path)
     order = [
         ("wf", e.phase) if isinstance(e, WorkflowExecutionEvent) else ("fn0", e.phase)
-        for e in run.take_events()
+        for e in harness.spec_events(run)
         if isinstance(e, WorkflowExecutionEvent)
         or (isinstance(e, NodeExecutionEvent) and e.id.node_id == "fn0")
     ]

@@ -34,9 +34,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
+from flyteidl.event.event_pb2 import NodeExecutionEvent, TaskExecutionEvent, WorkflowExecutionEvent
 
 from flytecore.propeller.context import NodeContext, Transition, user_error
-from flytecore.propeller.events import Event, array_fields, task_event
+from flytecore.propeller.events import EventMessage, array_fields, task_event
 from flytecore.propeller.executable import END_NODE_ID, START_NODE_ID, Executable
 from flytecore.propeller.handlers.array_batch import (
     BATCHES,
@@ -45,13 +46,9 @@ from flytecore.propeller.handlers.array_batch import (
     element_resource,
     too_few_successes,
 )
-from flytecore.spec.events import (
-    ExternalResourceInfo,
-    NodeExecutionEvent,
-    TaskExecutionEvent,
-    WorkflowExecutionEvent,
-)
-from flytecore.spec.execution import ExecutionError
+from flytecore.spec import idl
+from flytecore.spec.events import ExternalResourceInfo
+from flytecore.spec.execution import ExecutionError, TaskLog
 from flytecore.spec.identifiers import Identifier, ResourceType
 from flytecore.spec.literals import Binding, BindingData, Literal, LiteralMap, Scalar, Void
 from flytecore.spec.phases import NodePhase, TaskExecutionPhase
@@ -321,7 +318,7 @@ def _element_events(ctx: NodeContext, scope: Any, mark: int) -> dict[tuple[int, 
     resources by (index, attempt); other events stay (a dynamic element's sub-nodes)."""
     run, prefix = ctx.run, scope.prefix
     mine: dict[tuple[int, int], ExternalResourceInfo] = {}
-    kept: list[Event] = []
+    kept: list[EventMessage] = []
     for event in run.events[mark:]:
         key = event.id.node_id if isinstance(event, NodeExecutionEvent) else (
             event.parent_node_execution_id.node_id if isinstance(event, TaskExecutionEvent) else None
@@ -335,8 +332,8 @@ def _element_events(ctx: NodeContext, scope: Any, mark: int) -> dict[tuple[int, 
         slot = (int(index), attempt)
         known = mine.get(slot)
         if isinstance(event, TaskExecutionEvent):
-            element_phase = event.phase
-            logs = tuple(attrs.evolve(log, name=f"{log.name}-{index}") for log in event.logs)
+            element_phase = TaskExecutionPhase(event.phase)
+            logs = tuple(attrs.evolve(idl.from_idl(log, TaskLog), name=f"{log.name}-{index}") for log in event.logs)
         else:
             element_phase = _TASK_PHASES.get(status.phase) if status.phase.is_terminal else None
             if element_phase is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from flytecore.plugin import missing_plugin_hint
 from flytecore.propeller.context import (
+    INLINE_INPUTS,
     NodeContext,
     TaskContext,
     TaskTransition,
@@ -100,6 +101,7 @@ def task_context(ctx: NodeContext, template: TaskTemplate) -> TaskContext:
         wake=lambda: ctx.engine.wake_node(eid, ctx.key),
         now=ctx.now,
         inputs_stored=not status.inputs_inline,  # never set for a map's elements
+        inputs_bytes=run.memo[INLINE_INPUTS].get(ctx.key) if status.inputs_inline else None,
     )
 
 

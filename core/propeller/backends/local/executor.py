@@ -76,6 +76,7 @@ def _bin_first(path: str) -> str:
     return os.pathsep.join([bin_dir, *rest])
 
 
+@functools.lru_cache(maxsize=256)
 def _attempt_logs(output_prefix: str, suffix: str = "") -> tuple[TaskLog, ...]:
     """An attempt's ``stdout.log`` and ``stderr.log`` in its output prefix (named ``stdout``,
     ``stderr``, with ``suffix`` for a map element's: ``stdout-2``)."""
@@ -187,7 +188,8 @@ class ContainerExecutor:
         if in_process and parts[0] == _ENTRYPOINT:  # flytecore's entrypoint, in the worker
             hand_back = ctx.output_prefix
             if not ctx.inputs_stored:
-                hand_in[ctx.inputs_uri] = literal_map_to_bytes(ctx.inputs)
+                data = ctx.inputs_bytes if ctx.inputs_bytes is not None else literal_map_to_bytes(ctx.inputs)
+                hand_in[ctx.inputs_uri] = data
         job = Job(
             job_id=ctx.job_id, argv=tuple(argv), env=env, cwd=cwd, stdout_path=stdout, stderr_path=stderr,
             hand_in=hand_in, hand_back=hand_back,

@@ -95,7 +95,7 @@ def render_command(
             return _text(literal)
         raise ValueError(f"unknown template variable {{{{.{name}}}}} in the command line")
 
-    argv = [_VARIABLE.sub(replace, part) for part in (*command, *args)]
+    argv = [_VARIABLE.sub(replace, part) if "{{" in part else part for part in (*command, *args)]
     if work_dir is not None and argv and os.path.basename(argv[0]) == "pyflyte-fast-execute":
         argv = _local_dest_dir(argv, work_dir)
     return argv
