@@ -206,7 +206,7 @@ def task_event(
     msg.task_id.CopyFrom(_task_id(run, task_id))
     _node_execution_id(run, key, msg.parent_node_execution_id)
     if logs:
-        msg.logs.extend(_log_messages(logs))
+        msg.logs.extend(_log_messages(tuple(logs)))  # a plugin may hand a list
     _stamp(msg, now, "occurred_at", "reported_at")
     if input_uri:
         msg.input_uri = input_uri

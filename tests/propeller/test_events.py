@@ -139,6 +139,7 @@ TASK_CASES = [
     (TaskExecutionPhase.QUEUED, {"logs": LOGS, "inputs": INPUTS, "reason": "submitted"}),
     (TaskExecutionPhase.QUEUED, {"logs": LOGS, "input_uri": "/n/inputs.pb"}),
     (TaskExecutionPhase.RUNNING, {"logs": ()}),
+    (TaskExecutionPhase.RUNNING, {"logs": list(LOGS)}),  # a plugin's executor may give a list
     (TaskExecutionPhase.SUCCEEDED, {"logs": LOGS, "outputs": OUTPUTS}),
     (TaskExecutionPhase.SUCCEEDED, {"outputs": LiteralMap()}),
     (TaskExecutionPhase.SUCCEEDED, {"logs": LOGS, "output_uri": "/n/0/outputs.pb", "outputs": OUTPUTS}),
@@ -171,7 +172,7 @@ def test_task_events_are_the_messages_their_spec_models_convert_to(
         expected = TaskExecutionEvent(
             task_id=TASK,
             parent_node_execution_id=NodeExecutionIdentifier(node_id="n2", execution_id=EXECUTION),
-            retry_attempt=attempt, phase=phase, producer_id=run.producer_id, logs=kwargs.get("logs", ()),
+            retry_attempt=attempt, phase=phase, producer_id=run.producer_id, logs=tuple(kwargs.get("logs", ())),
             occurred_at=_at(now), input_data=kwargs.get("inputs") if not kwargs.get("input_uri") else None,
             input_uri=kwargs.get("input_uri"), phase_version=phase_version, reason=kwargs.get("reason", ""),
             task_type=arguments["task_type"], reported_at=_at(now), metadata=kwargs.get("metadata"),
