@@ -181,18 +181,30 @@ def _segments(timings: _Timings, jobs: list[tuple[float, float]], skip: int) -> 
     return segments
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=2000, help="length of the chain (default 2000)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: the sandbox's)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="flytecore-critical-path-"))
     hook = folder / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(_WORKER_HOOK.format(folder=str(folder)))
-    # The workers inherit this process's environment.
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(hook), *filter(None, [os.environ.get("PYTHONPATH")])])
+    # The workers inherit this process's environment (put back afterwards).
+    python_path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(hook), *filter(None, [python_path])])
+    try:
+        return _measure(args, folder)
+    finally:
+        if python_path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = python_path
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _measure(args: argparse.Namespace, folder: Path) -> int:
 
     import flytecore_tasks as tasks
 
@@ -223,7 +235,6 @@ def main() -> int:
         segments = _segments(timings, jobs, skip=20 + 20)  # the warm-up's tasks, and as many more
     finally:
         timings.restore()
-        shutil.rmtree(folder, ignore_errors=True)
 
     n = args.tasks
     print(f"chain of {n:,} tasks on the sandbox: {seconds:.2f} s, {seconds / n * 1e3:.3f} ms per task (CreateExecution to outputs read)\n")
