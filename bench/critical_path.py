@@ -60,17 +60,25 @@ if "backends.local.worker import main" in " ".join(sys.argv) + open("/proc/self/
 '''
 
 
-class _Timings:
+class Stamps:
+    """What the sandbox's process records: rounds and sends (start, end), answers read and
+    wake-ups (when)."""
+
+    def __init__(self) -> None:
+        self.rounds: list[tuple[float, float]] = []
+        self.sends: list[tuple[float, float]] = []
+        self.received: list[float] = []
+        self.wakes: list[float] = []
+
+
+class _Timings(Stamps):
     """The propeller process's side: wrap, record, unwrap."""
 
     def __init__(self) -> None:
         from flytecore.propeller import runner
         from flytecore.propeller.backends.local import pool
 
-        self.rounds: list[tuple[float, float]] = []
-        self.sends: list[tuple[float, float]] = []
-        self.received: list[float] = []
-        self.wakes: list[float] = []
+        super().__init__()
         self._undo: list[tuple[object, str, object]] = []
 
         def span(into: list[tuple[float, float]], fn):  # type: ignore[no-untyped-def]
@@ -142,7 +150,7 @@ def _cpu_of_children() -> dict[str, float]:
     return found
 
 
-def _segments(timings: _Timings, jobs: list[tuple[float, float]], skip: int) -> dict[str, list[float]]:
+def _segments(timings: Stamps, jobs: list[tuple[float, float]], skip: int) -> dict[str, list[float]]:
     """Per task (after the first ``skip``, warming up), the segments of the module docstring."""
     rounds = sorted(timings.rounds)
     round_starts = [r[0] for r in rounds]

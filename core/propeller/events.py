@@ -55,18 +55,13 @@ Event = WorkflowExecutionEvent | NodeExecutionEvent | TaskExecutionEvent
 EventMessage = event_pb2.WorkflowExecutionEvent | event_pb2.NodeExecutionEvent | event_pb2.TaskExecutionEvent
 """An event as a round makes it: its flyteidl message."""
 
-_SPEC_OF = {
-    event_pb2.WorkflowExecutionEvent: WorkflowExecutionEvent,
-    event_pb2.NodeExecutionEvent: NodeExecutionEvent,
-    event_pb2.TaskExecutionEvent: TaskExecutionEvent,
-}
 _FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED)
-_MEMO = "events"  # Run.memo: the execution's id as flyteidl, converted once per run
+_MEMO = "events"  # Run.memo: the run's ids as flyteidl, by their spec model
 
 
 def as_spec(event: EventMessage) -> Event:
-    """``event`` as the spec's model."""
-    return idl.from_idl(event, _SPEC_OF[type(event)])  # type: ignore[no-any-return]
+    """``event`` as the spec's model (its twin in :mod:`flytecore.spec.idl`)."""
+    return idl.from_idl(event)  # type: ignore[no-any-return]
 
 
 def _at(now: float) -> dt.datetime:
@@ -80,22 +75,23 @@ def _stamp(msg: Any, now: float, *fields: str) -> None:
         enc_timestamp(at, getattr(msg, field))
 
 
-def _execution_id(run: Run) -> identifier_pb2.WorkflowExecutionIdentifier:
+def _converted(run: Run, ident: Any) -> Any:
+    """An id the run's events repeat (the execution's, a task's) as flyteidl, converted once per run."""
     memo = run.memo[_MEMO]
-    found = memo.get("execution_id")
+    found = memo.get(ident)
     if found is None:
-        found = memo["execution_id"] = idl.to_idl(run.obj.execution_id)
-    return found  # type: ignore[no-any-return]
+        found = memo[ident] = idl.to_idl(ident)
+    return found
 
 
 def _node_execution_id(run: Run, key: str, msg: identifier_pb2.NodeExecutionIdentifier) -> None:
     msg.node_id = key
-    msg.execution_id.CopyFrom(_execution_id(run))
+    msg.execution_id.CopyFrom(_converted(run, run.obj.execution_id))
 
 
 def _set(msg: Any, field: str, value: Any) -> None:
-    """A spec model into message field ``field``, present even when empty (as the bridge writes it)."""
-    getattr(msg, field).CopyFrom(idl.to_idl(value))  # marks it present, as the bridge does
+    """A spec model into message field ``field``, marked present even when empty (as the bridge writes it)."""
+    getattr(msg, field).CopyFrom(idl.to_idl(value))
 
 
 def workflow_event(
@@ -108,7 +104,7 @@ def workflow_event(
 ) -> None:
     """Report the execution's new phase (with its outputs or error when it ends)."""
     msg = event_pb2.WorkflowExecutionEvent(producer_id=run.producer_id, phase=int(phase))
-    msg.execution_id.CopyFrom(_execution_id(run))
+    msg.execution_id.CopyFrom(_converted(run, run.obj.execution_id))
     _stamp(msg, now, "occurred_at")
     if error is not None:
         _set(msg, "error", error)
@@ -203,7 +199,7 @@ def task_event(
         task_type=task_type,
         event_version=event_version,
     )
-    msg.task_id.CopyFrom(_task_id(run, task_id))
+    msg.task_id.CopyFrom(_converted(run, task_id))
     _node_execution_id(run, key, msg.parent_node_execution_id)
     if logs:
         msg.logs.extend(_log_messages(tuple(logs)))  # a plugin may hand a list
@@ -227,15 +223,6 @@ def task_event(
 def _log_messages(logs: tuple[TaskLog, ...]) -> list[Any]:
     """An attempt's logs as flyteidl (the same for each of its events; copied into each)."""
     return [idl.to_idl(log) for log in logs]
-
-
-def _task_id(run: Run, task_id: Identifier) -> identifier_pb2.Identifier:
-    """A task's id as flyteidl, converted once per run."""
-    memo = run.memo[_MEMO]
-    found = memo.get(task_id)
-    if found is None:
-        found = memo[task_id] = idl.to_idl(task_id)
-    return found  # type: ignore[no-any-return]
 
 
 ARRAY_TASK_TYPE = "container_array"

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from flyteidl.admin import event_pb2
-from flyteidl.event import event_pb2 as event_pb2_core
 
 from flytecore.propeller.events import Event, EventMessage
 from flytecore.spec import idl
@@ -56,11 +55,8 @@ _FLYTEIDL = b"\x01"
 kind: ``w``, ``n`` or ``t``); payloads written by older versions are JSON (they start with ``{``)."""
 _CODES: dict[type, bytes] = {WorkflowExecutionEvent: b"w", NodeExecutionEvent: b"n", TaskExecutionEvent: b"t"}
 _BY_CODE: dict[bytes, type] = {code: cls for cls, code in _CODES.items()}
-_MESSAGE_CODES: dict[type, bytes] = {
-    event_pb2_core.WorkflowExecutionEvent: b"w",
-    event_pb2_core.NodeExecutionEvent: b"n",
-    event_pb2_core.TaskExecutionEvent: b"t",
-}
+_MESSAGE_CODES: dict[type, bytes] = {idl.TWINS[cls]: code for cls, code in _CODES.items()}
+"""The same kinds by the models' flyteidl twins (the messages a round makes)."""
 _REQUESTS: dict[bytes, Any] = {
     b"w": event_pb2.WorkflowExecutionEventRequest,
     b"n": event_pb2.NodeExecutionEventRequest,

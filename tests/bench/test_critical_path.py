@@ -13,18 +13,10 @@ import pytest
 from bench import critical_path
 
 
-class _Stamps:
-    def __init__(self) -> None:
-        self.rounds: list[tuple[float, float]] = []
-        self.sends: list[tuple[float, float]] = []
-        self.received: list[float] = []
-        self.wakes: list[float] = []
-
-
 def test_segments_follow_each_task_around_the_loop() -> None:
     # Three tasks, 10 units apart: round [t, t+6], send [t+2, t+3], job [t+4, t+7],
     # answer read at t+8, the propeller woken at t+8.5, the next round at t+10.
-    stamps = _Stamps()
+    stamps = critical_path.Stamps()
     jobs = []
     for i in range(3):
         t = 10.0 * i
@@ -34,7 +26,7 @@ def test_segments_follow_each_task_around_the_loop() -> None:
         stamps.received.append(t + 8)
         stamps.wakes.append(t + 8.5)
     stamps.rounds.append((30.0, 31.0))  # the round after the last task
-    segments = critical_path._segments(stamps, jobs, skip=0)  # type: ignore[arg-type]
+    segments = critical_path._segments(stamps, jobs, skip=0)
     assert segments["pre-submit"] == [2, 2, 2]
     assert segments["send"] == [1, 1, 1]
     assert segments["dispatch"] == [2, 2, 2]
@@ -45,7 +37,7 @@ def test_segments_follow_each_task_around_the_loop() -> None:
     assert segments["post-submit"] == [3, 3, 3]
     assert segments["trip"] == [10, 10]
     # A task whose answer never came (the chain ended) is left out, not guessed.
-    assert critical_path._segments(stamps, jobs[:2], skip=0)["job"] == [3, 3]  # type: ignore[arg-type]
+    assert critical_path._segments(stamps, jobs[:2], skip=0)["job"] == [3, 3]
 
 
 @pytest.mark.timeout(600)

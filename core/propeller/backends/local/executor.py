@@ -188,8 +188,8 @@ class ContainerExecutor:
         if in_process and parts[0] == _ENTRYPOINT:  # flytecore's entrypoint, in the worker
             hand_back = ctx.output_prefix
             if not ctx.inputs_stored:
-                data = ctx.inputs_bytes if ctx.inputs_bytes is not None else literal_map_to_bytes(ctx.inputs)
-                hand_in[ctx.inputs_uri] = data
+                known = ctx.inputs_bytes
+                hand_in[ctx.inputs_uri] = known if known is not None else literal_map_to_bytes(ctx.inputs)
         job = Job(
             job_id=ctx.job_id, argv=tuple(argv), env=env, cwd=cwd, stdout_path=stdout, stderr_path=stderr,
             hand_in=hand_in, hand_back=hand_back,
