@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -353,6 +354,27 @@ def test_a_crash_fails_only_its_job_and_the_worker_is_replaced(
     gate.touch()
     survivor = finished(neighbour)
     assert survivor.ok and survivor.worker_pid not in (crash.worker_pid, after.worker_pid)
+
+
+def test_without_pidfds_a_crash_is_still_noticed(
+    make_pool: MakePool, files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel that refuses pidfd_open (before Linux 5.3, a seccomp filter, valgrind): the pool
+    polls its workers' exit status instead, and a crash fails its job as with a pidfd."""
+    refused: list[int] = []
+
+    def pidfd_open(pid: int, flags: int = 0) -> int:
+        refused.append(pid)
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", pidfd_open, raising=False)
+    pool = make_pool(1)
+    crash = finished(pool.submit(files.job("crash", ["hard_exit", "3"])))
+    assert (crash.outcome, crash.exit_code) == (JobOutcome.CRASHED, 3)
+    assert crash.message == f"worker process {crash.worker_pid} exited with code 3 while running job crash"
+    after = finished(pool.submit(files.job("after", ["sys_exit", "0"])))
+    assert after.ok and after.worker_pid != crash.worker_pid
+    assert {crash.worker_pid, after.worker_pid} <= set(refused)
 
 
 def warm_up(pool: WorkerPool, warm: bool) -> None:

@@ -57,7 +57,7 @@ class WorkerProcess:
         # kill() and reaping exclude each other, so a kill never hits a recycled pid.
         self._lock = threading.Lock()
         # A pidfd tells us the worker died even if a process it forked still holds its socket.
-        self._pidfd: int | None = os.pidfd_open(self.pid) if hasattr(os, "pidfd_open") else None
+        self._pidfd: int | None = _pidfd_open(self.pid)
         self._poller = select.poll()
         self._poller.register(self._conn.fileno(), select.POLLIN)
         if self._pidfd is not None:
@@ -169,3 +169,15 @@ class WorkerProcess:
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
+
+
+def _pidfd_open(pid: int) -> int | None:
+    """A pidfd for ``pid``, or None where there is none: no ``os.pidfd_open`` (not Linux), or a
+    kernel that refuses it (before 5.3, a seccomp filter, an emulator such as valgrind): the
+    worker's death is then seen by polling its exit status."""
+    if not hasattr(os, "pidfd_open"):
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
