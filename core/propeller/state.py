@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
+import orjson
 
 from flytecore.spec.converter import make_converter
 from flytecore.spec.execution import ExecutionError
@@ -165,9 +166,24 @@ class ExecutionState:
 _converter = make_converter()
 
 
+def _dumps(document: Any) -> bytes:
+    """``document`` as compact JSON (UTF-8), by orjson: a round dumps the statuses it changed,
+    and the json module took half of each. orjson writes ``null`` for a float that is not
+    finite (a task's NaN output), which would not load back as that float, and refuses what the
+    json module converts (an integer key of a plugin's state, an integer beyond 64 bits): those
+    documents, and any with a ``null``, are written by the json module instead."""
+    try:
+        data = orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        data = b"null"
+    if b"null" in data:
+        return json.dumps(document, separators=(",", ":")).encode()
+    return data
+
+
 def dump_node(status: NodeStatus) -> bytes:
     """A node status as compact JSON bytes."""
-    return json.dumps(_converter.unstructure(status), separators=(",", ":")).encode()
+    return _dumps(_converter.unstructure(status))
 
 
 def load_node(data: bytes) -> NodeStatus:
@@ -177,7 +193,7 @@ def load_node(data: bytes) -> NodeStatus:
 
 def dump_workflow(status: WorkflowStatus) -> bytes:
     """The workflow status as compact JSON bytes."""
-    return json.dumps(_converter.unstructure(status), separators=(",", ":")).encode()
+    return _dumps(_converter.unstructure(status))
 
 
 def load_workflow(data: bytes) -> WorkflowStatus:
