@@ -9,6 +9,7 @@ in one process — tests, the sandbox — do not collide); the admin's HTTP serv
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -47,6 +48,26 @@ class PropellerMetrics:
         self.free_workers = Gauge("flytecore_propeller_free_workers", "Idle worker processes of the local backend.", registry=r)
         self.outbox = Gauge("flytecore_propeller_events_pending", "Events waiting for delivery to the admin.", registry=r)
         self.events_delivered = Counter("flytecore_propeller_events_delivered", "Events delivered to the admin.", registry=r)
+
+        # Labelled children by their labels: prometheus_client checks and looks labels up under
+        # a lock on every labels() call, twice per round of a chain.
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def round_finished(self, seconds: float, *, done: bool) -> None:
+        """Count a round over one execution (``done``: the execution ended) and its time."""
+        self.round_latency.observe(seconds)
+        outcome = "finished" if done else "running"
+        child = self._children.get(("rounds", outcome))
+        if child is None:
+            child = self._children["rounds", outcome] = self.rounds.labels(outcome)
+        child.inc()
+
+    def node_finished(self, kind: str, phase: str, seconds: float) -> None:
+        """A node of kind ``kind`` ended in ``phase``, ``seconds`` after it was queued."""
+        child = self._children.get(("node", kind, phase))
+        if child is None:
+            child = self._children["node", kind, phase] = self.node_latency.labels(kind, phase)
+        child.observe(seconds)
 
     def watch_free_workers(self, read: Callable[[], int]) -> None:
         """Report ``read()`` as the free worker count at each scrape."""

@@ -217,9 +217,7 @@ class Propeller:
         self.rounds = 0
         self.metrics = metrics or PropellerMetrics()
         engine.services.wake = self.wake
-        engine.on_node_finished = lambda kind, phase, seconds: self.metrics.node_latency.labels(kind, phase.value).observe(
-            seconds
-        )
+        engine.on_node_finished = lambda kind, phase, seconds: self.metrics.node_finished(kind, phase.value, seconds)
 
     # --- the admin's launch hook ---------------------------------------------------------------
 
@@ -412,8 +410,7 @@ class Propeller:
         else:
             self._held.pop(leased.execution_id, None)
             self._store_changed = True  # released: its next round is the store's to tell
-        self.metrics.round_latency.observe(time.perf_counter() - started)
-        self.metrics.rounds.labels("finished" if done else "running").inc()
+        self.metrics.round_finished(time.perf_counter() - started, done=done)
         if done:
             self._runs.pop(leased.execution_id, None)
             self._objects.pop(leased.execution_id, None)
