@@ -828,7 +828,11 @@ def _flyte_variables() -> dict[str, str]:
 
 def _env(env: Mapping[str, str], *names: str) -> str:
     """The first of ``names`` set in ``env`` (Flyte sets long names, or short ones like ``_F_PRJ``)."""
-    return next((env[n] for n in names if n in env), "")
+    for name in names:  # a loop, not a generator: an attempt asks a dozen times
+        value = env.get(name)
+        if value is not None:
+            return value
+    return ""
 
 
 def _error_file_name(env: Mapping[str, str]) -> str:
