@@ -143,6 +143,10 @@ INLINE_INPUTS = "inline_inputs"
 (``Engine._store_inputs``), by node key, for :attr:`TaskContext.inputs_bytes`; dropped when the
 node ends (after a restart the executor serializes them again)."""
 
+TASK_CONTEXTS = "task_contexts"
+"""``Run.memo`` key: the :class:`TaskContext` of each running attempt, by node key (see
+``handlers.task``); dropped when the attempt or the node ends."""
+
 
 @attrs.define
 class TaskContext:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from flytecore.propeller.bindings import BindingError, resolve_bindings
 from flytecore.propeller.context import (
     INLINE_INPUTS,
+    TASK_CONTEXTS,
     EngineConfig,
     NodeContext,
     Services,
@@ -29,7 +30,7 @@ from flytecore.propeller.context import (
     system_error,
     user_error,
 )
-from flytecore.propeller.events import node_event, workflow_event
+from flytecore.propeller.events import literal_map_message, node_event, workflow_event
 from flytecore.propeller.executable import END_NODE_ID, START_NODE_ID
 from flytecore.propeller.failure_node import error_input_type, with_error_input
 from flytecore.propeller.handlers.task import WAKES
@@ -37,7 +38,6 @@ from flytecore.propeller.scope import Cursor, Run, Scope, ScopeResult, node_kind
 from flytecore.propeller.state import NodeStatus
 from flytecore.sdk import _handoff
 from flytecore.spec.execution import ErrorKind, ExecutionError
-from flytecore.spec.idl import literal_map_to_bytes
 from flytecore.spec.literals import LiteralMap
 from flytecore.spec.phases import NodePhase, WorkflowExecutionPhase
 from flytecore.spec.workflow import Node, OnFailurePolicy
@@ -405,7 +405,7 @@ class Engine:
                 return None
             hands = getattr(self.services.tasks.executor_for(template), "hands_inputs", None)
             if hands is not None and hands(template):
-                data = literal_map_to_bytes(ctx.inputs)
+                data = literal_map_message(run, ctx.inputs).SerializeToString(deterministic=True)
                 if len(data) <= _handoff.LIMIT:
                     ctx.status.inputs_inline = True
                     run.memo[INLINE_INPUTS][ctx.key] = data  # handed over as they are (task_context)
@@ -513,8 +513,8 @@ class Engine:
         status.phase, status.updated_at, status.wake_at = phase, now, None
         run.state.touch(key)
         run.running_tasks.discard(key)
-        run.memo["inputs"].pop(key, None)
-        run.memo[INLINE_INPUTS].pop(key, None)
+        for memo in ("inputs", INLINE_INPUTS, TASK_CONTEXTS):
+            run.memo[memo].pop(key, None)
         kind = kind or node_kind(node)
         node_event(run, key, node, status, now, parent_key=scope.parent_key, kind=kind, output_uri=output_uri)
         if self.on_node_finished is not None and status.queued_at is not None:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from typing import TYPE_CHECKING, Any
 
 from flyteidl.core import identifier_pb2
 from flyteidl.event import event_pb2
+from google.protobuf import timestamp_pb2
 
 from flytecore.spec import idl
 from flytecore.spec._wellknown import enc_timestamp
@@ -43,7 +45,9 @@ __all__ = [
     "Event",
     "EventMessage",
     "array_fields",
+    "LITERALS_MEMO",
     "as_spec",
+    "literal_map_message",
     "node_event",
     "task_event",
     "workflow_event",
@@ -57,6 +61,8 @@ EventMessage = event_pb2.WorkflowExecutionEvent | event_pb2.NodeExecutionEvent |
 
 _FAILED = (NodePhase.FAILED, NodePhase.TIMED_OUT, NodePhase.ABORTED)
 _MEMO = "events"  # Run.memo: the run's ids as flyteidl, by their spec model
+LITERALS_MEMO = "event literals"
+"""``Run.memo`` key: this round's literal maps as flyteidl, by identity (cleared with its events)."""
 
 
 def as_spec(event: EventMessage) -> Event:
@@ -68,11 +74,21 @@ def _at(now: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(now, dt.UTC)
 
 
+_stamped: tuple[float, Any] = (math.nan, None)
+"""The last round clock :func:`_stamp` converted, with its Timestamp: a round's events (five
+for a chain task) all carry its clock, two or three times each."""
+
+
 def _stamp(msg: Any, now: float, *fields: str) -> None:
     """Set the timestamp ``fields`` of ``msg`` to ``now`` (as the spec's datetime would be)."""
-    at = _at(now)
+    global _stamped
+    at, stamp = _stamped
+    if at != now:
+        stamp = timestamp_pb2.Timestamp()
+        enc_timestamp(_at(now), stamp)
+        _stamped = (now, stamp)  # one tuple: another thread's round sees a whole pair
     for field in fields:
-        enc_timestamp(at, getattr(msg, field))
+        getattr(msg, field).CopyFrom(stamp)
 
 
 def _converted(run: Run, ident: Any) -> Any:
@@ -94,6 +110,22 @@ def _set(msg: Any, field: str, value: Any) -> None:
     getattr(msg, field).CopyFrom(idl.to_idl(value))
 
 
+def literal_map_message(run: Run, value: LiteralMap) -> Any:
+    """``value`` as flyteidl, converted once per round however often it is sent: a task's
+    inputs go to its worker and into its node's and its attempt's first events, its outputs
+    into its attempt's and its node's last. Not to be changed: events copy it."""
+    memo = run.memo[LITERALS_MEMO]
+    found = memo.get(id(value))
+    if found is None or found[0] is not value:
+        # The map is kept with its message: its id cannot be reused while the entry lives.
+        found = memo[id(value)] = (value, idl.to_idl(value))
+    return found[1]
+
+
+def _set_literals(run: Run, msg: Any, field: str, value: LiteralMap) -> None:
+    getattr(msg, field).CopyFrom(literal_map_message(run, value))
+
+
 def workflow_event(
     run: Run,
     phase: WorkflowExecutionPhase,
@@ -109,7 +141,7 @@ def workflow_event(
     if error is not None:
         _set(msg, "error", error)
     elif outputs is not None:
-        _set(msg, "output_data", outputs)
+        _set_literals(run, msg, "output_data", outputs)
     run.events.append(msg)
 
 
@@ -148,11 +180,11 @@ def node_event(
     if input_uri:
         msg.input_uri = input_uri
     elif inputs is not None:
-        _set(msg, "input_data", inputs)
+        _set_literals(run, msg, "input_data", inputs)
     if status.phase == NodePhase.SUCCEEDED and output_uri:
         msg.output_uri = output_uri
     elif status.phase == NodePhase.SUCCEEDED and status.outputs is not None:
-        _set(msg, "output_data", status.outputs)
+        _set_literals(run, msg, "output_data", status.outputs)
     elif status.phase in _FAILED and status.error is not None:
         _set(msg, "error", status.error)
     if status.child_execution:  # in the parent's project and domain
@@ -207,13 +239,13 @@ def task_event(
     if input_uri:
         msg.input_uri = input_uri
     elif inputs is not None:
-        _set(msg, "input_data", inputs)
+        _set_literals(run, msg, "input_data", inputs)
     if error is not None:
         _set(msg, "error", error)
     elif output_uri:
         msg.output_uri = output_uri
     elif outputs is not None:
-        _set(msg, "output_data", outputs)
+        _set_literals(run, msg, "output_data", outputs)
     if metadata is not None:
         _set(msg, "metadata", metadata)
     run.events.append(msg)

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from flytecore.propeller.events import EventMessage
+from flytecore.propeller.events import LITERALS_MEMO, EventMessage
 from flytecore.propeller.executable import Closure, Executable
 from flytecore.propeller.state import ExecutionState
 from flytecore.spec.execution import ExecutionError
@@ -69,8 +69,9 @@ class Run:
             self.wake_at = at
 
     def take_events(self) -> list[EventMessage]:
-        """The events of this round, clearing the list."""
+        """The events of this round, clearing the list (and the literal maps converted for them)."""
         events, self.events = self.events, []
+        self.memo.pop(LITERALS_MEMO, None)
         return events
 
 

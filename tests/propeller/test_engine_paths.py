@@ -160,6 +160,39 @@ def test_system_failures_have_their_own_budget(tmp_path: Path) -> None:
     assert run.state.workflow.error.kind == ErrorKind.SYSTEM
 
 
+def test_an_attempt_keeps_its_task_context_while_it_runs_and_a_retry_gets_its_own(tmp_path: Path) -> None:
+    from flytecore.propeller.context import TASK_CONTEXTS
+
+    engine, executor = harness.make_engine(THIS, max_system_retries=2)
+    name = "tests.propeller.test_engine_paths.inc"
+    executor.system_failures[name] = 1
+    seen: list[tuple[int, float, Any]] = []
+    handle = executor.handle
+
+    def recording(ctx: Any) -> TaskTransition:
+        seen.append((ctx.task_execution_id.retry_attempt, ctx.now, ctx))
+        return handle(ctx)
+
+    executor.handle = recording  # type: ignore[method-assign]
+    executor.hold.add(name)
+    run = Run(harness.workflow_object(chain, tmp_path))
+    for now in (100.0, 101.0, 102.0):
+        engine.round(run, now)
+    # The first node's attempt ran through three rounds on one context, with each round's clock.
+    assert [(attempt, now) for attempt, now, _ in seen] == [(0, 100.0), (0, 101.0), (0, 102.0)]
+    assert len({id(ctx) for _, _, ctx in seen}) == 1
+    assert set(run.memo[TASK_CONTEXTS]) == {"n0"}
+    executor.hold.clear()
+    harness.run_to_end(engine, run)
+    assert run.state.workflow.phase == WorkflowExecutionPhase.SUCCEEDED
+    first = [ctx for attempt, _, ctx in seen[3:] if ctx.task_execution_id.node_execution_id.node_id == "n0"]
+    # Its system failure ended it; the retry (attempt 1) got a context of its own.
+    assert [c.task_execution_id.retry_attempt for c in first] == [0, 1]
+    assert first[0] is seen[0][2] and first[1] is not first[0]
+    assert first[1].output_prefix.endswith("/n0/1") and first[1].plugin_state is run.state.node("n0").plugin_state
+    assert run.memo[TASK_CONTEXTS] == {}  # dropped as each attempt ended
+
+
 def test_fail_after_executable_nodes_complete_runs_the_independent_nodes(tmp_path: Path) -> None:
     run, executor = finish(harness.workflow_object(fails_late, tmp_path), tmp_path)
     assert run.state.workflow.phase == WorkflowExecutionPhase.FAILED

@@ -201,3 +201,46 @@ def test_workflow_events_are_the_messages_their_spec_models_convert_to(
     )  # fmt: skip
     assert made == to_idl(expected)
     assert as_spec(made) == expected
+
+
+def test_a_literal_map_is_converted_once_per_round_however_many_events_carry_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flytecore.propeller import events as module
+    from flytecore.propeller.scope import Run
+    from flytecore.spec import idl
+
+    converted: list[object] = []
+
+    def counting(value: object, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, LiteralMap):
+            converted.append(value)
+        return to_idl(value, *args, **kwargs)
+
+    monkeypatch.setattr(idl, "to_idl", counting)
+    run = _Run()
+    node = Node(id="n0", metadata=NodeMetadata(name="t.inc"))
+    done = NodeStatus(phase=NodePhase.SUCCEEDED, attempts=1, outputs=OUTPUTS)
+    task_event(run, "n0", TASK, 0, TaskExecutionPhase.SUCCEEDED, 0, NOW, task_type="python-task", outputs=OUTPUTS)  # type: ignore[arg-type]
+    node_event(run, "n0", node, done, NOW, parent_key=None, kind="task")  # type: ignore[arg-type]
+    assert converted == [OUTPUTS]
+    assert module.literal_map_message(run, OUTPUTS) == to_idl(OUTPUTS)  # type: ignore[arg-type]
+    # An equal map that is another object is another conversion (kept by identity).
+    equal = LiteralMap(literals=dict(OUTPUTS.literals))
+    node_event(run, "n0", node, NodeStatus(phase=NodePhase.SUCCEEDED, outputs=equal), NOW, parent_key=None, kind="task")  # type: ignore[arg-type]
+    assert converted == [OUTPUTS, equal]
+    # Both events carry the outputs, as the spec's models say.
+    assert [as_spec(e).output_data for e in run.events] == [OUTPUTS, OUTPUTS, OUTPUTS]
+    # The next round converts again: taking a round's events forgets its conversions.
+    taken = Run.take_events(run)  # type: ignore[arg-type]
+    assert len(taken) == 3 and run.events == []
+    node_event(run, "n0", node, done, NOW, parent_key=None, kind="task")  # type: ignore[arg-type]
+    assert converted == [OUTPUTS, equal, OUTPUTS]
+
+
+def test_each_event_carries_its_own_clock_when_rounds_alternate() -> None:
+    run = _Run()
+    node = Node(id="n0", metadata=NodeMetadata(name="t.inc"))
+    clocks = [NOW, NOW + 0.000001, NOW, NOW + 86_400.5, NOW + 86_400.5]
+    for now in clocks:
+        node_event(run, "n0", node, NodeStatus(phase=NodePhase.RUNNING), now, parent_key=None, kind="task")  # type: ignore[arg-type]
+    stamps = [(as_spec(e).occurred_at, as_spec(e).reported_at) for e in run.events]
+    assert stamps == [(_at(now), _at(now)) for now in clocks]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from flytecore.plugin import missing_plugin_hint
 from flytecore.propeller.context import (
     INLINE_INPUTS,
+    TASK_CONTEXTS,
     NodeContext,
     TaskContext,
     TaskTransition,
@@ -105,6 +106,25 @@ def task_context(ctx: NodeContext, template: TaskTemplate) -> TaskContext:
     )
 
 
+def _attempt_context(ctx: NodeContext, template: TaskTemplate) -> TaskContext:
+    """:func:`task_context` for the node's current attempt, made when the attempt starts and
+    kept while it runs: only the round's clock changes between the rounds that look at it (a
+    chain's task is looked at when it starts and when it ends)."""
+    memo: dict[str, TaskContext] = ctx.run.memo[TASK_CONTEXTS]
+    status = ctx.status
+    kept = memo.get(ctx.key)
+    if (
+        kept is not None
+        and kept.template is template
+        and kept.plugin_state is status.plugin_state  # a retry starts with new state
+        and kept.task_execution_id.retry_attempt == status.retry_attempt
+    ):
+        kept.now = ctx.now
+        return kept
+    made = memo[ctx.key] = task_context(ctx, template)
+    return made
+
+
 class TaskHandler:
     """Runs task nodes (and the sub-workflows of dynamic tasks)."""
 
@@ -153,7 +173,7 @@ class TaskHandler:
                     f"(task {template.id.name}); task types installed: {known}; {missing_plugin_hint(template.type)}.",
                 )
             )
-        tctx = task_context(ctx, template)
+        tctx = _attempt_context(ctx, template)
         if not ctx.status.plugin_state:
             if cache is not None:
                 held = task_cache.before_attempt(ctx, template, cache)
@@ -174,6 +194,7 @@ class TaskHandler:
             wake = result.wake_at if result.wake_at is not None else None
             return Transition.running(wake_at=wake, message=result.reason)
         ctx.run.running_tasks.discard(ctx.key)
+        ctx.run.memo[TASK_CONTEXTS].pop(ctx.key, None)  # the attempt ended
         if result.phase == TaskExecutionPhase.SUCCEEDED:
             return self._succeeded(ctx, template, tctx, result)
         error = result.error or system_error("TaskFailed", result.reason or "the task failed")
