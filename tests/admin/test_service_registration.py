@@ -122,6 +122,32 @@ def test_a_new_version_s_closure_is_kept_as_compiled_equal_to_the_stored_one(
     assert admin.compiled_closure(workflow_id).SerializeToString() == stored
 
 
+@pytest.mark.parametrize("wf", [pipeline, nested], ids=["tasks", "subworkflow-and-map"])
+def test_the_stored_closure_is_the_compiled_one_with_every_template_as_sent(admin: AdminService, wf: object) -> None:
+    """The closure's templates are the client's messages (fields the models leave out kept),
+    byte for byte what converting the whole compiled closure and putting them back gives."""
+    tasks, wf_request = requests_for(wf)
+    for t in tasks:
+        # A field no model reads, which only a template kept as sent still has.
+        t.spec.template.security_context.run_as.k8s_service_account = "reader"
+        admin.create_task(t)
+    wf_request.spec.template.metadata_defaults.interruptible = True
+    admin.create_workflow(wf_request)
+    workflow_id = idl.from_idl(wf_request.id, Identifier)
+    stored = compiler_pb2.CompiledWorkflowClosure.FromString(admin.store.read_bytes(admin.compiled_closure_uri(workflow_id)))
+
+    reference = idl.to_idl(admin.compiled_closure_spec(workflow_id))
+    sent = {w.id.name: w for w in (wf_request.spec.template, *wf_request.spec.sub_workflows)}
+    for compiled in (reference.primary, *reference.sub_workflows):
+        compiled.template.CopyFrom(sent[compiled.template.id.name])
+    by_name = {t.spec.template.id.name: t.spec.template for t in tasks}
+    for compiled_task in reference.tasks:
+        compiled_task.template.CopyFrom(by_name[compiled_task.template.id.name])
+    assert stored.SerializeToString(deterministic=True) == reference.SerializeToString(deterministic=True)
+    assert {t.template.security_context.run_as.k8s_service_account for t in stored.tasks} == {"reader"}
+    assert stored.primary.connections.upstream and stored.primary.template.metadata_defaults.interruptible
+
+
 def test_identical_reregistration_is_already_exists_and_changed_body_is_invalid(admin: AdminService) -> None:
     tasks, _ = requests_for(pipeline)
     register(admin, pipeline)

@@ -386,17 +386,23 @@ def _closure_as_sent(
     The compiler works on spec models, which leave out the flyteidl fields they do not model
     (flytekit's type annotations and dataclass field types, task security contexts, ...); those
     who read the closure (flytekit's ``FlyteRemote``, launch plans' expected inputs, the engine
-    running flytekit's containers) need every field. The compiler adds only the connections."""
-    closure_pb = idl.to_idl(closure)
+    running flytekit's containers) need every field. The compiler adds only the connections:
+    they are all that is converted of a template that was sent (a large workflow's nodes were
+    converted, then overwritten)."""
+    closure_pb = compiler_pb2.CompiledWorkflowClosure()
     sent = {_id_key(t.id): t for t in (spec.template, *spec.sub_workflows)}
-    for compiled in (closure_pb.primary, *closure_pb.sub_workflows):
+    workflows = [(closure.primary, closure_pb.primary)]
+    workflows += [(compiled, closure_pb.sub_workflows.add()) for compiled in closure.sub_workflows]
+    for compiled, compiled_pb in workflows:
         original = sent.get(_id_key(compiled.template.id))
-        if original is not None:
-            compiled.template.CopyFrom(original)
-    for compiled_task in closure_pb.tasks:
+        compiled_pb.template.CopyFrom(original if original is not None else idl.to_idl(compiled.template))
+        compiled_pb.connections.CopyFrom(idl.to_idl(compiled.connections))
+    for compiled_task in closure.tasks:
         registered = stored_tasks.get(_id_key(compiled_task.template.id))
-        if registered is not None:
-            compiled_task.template.CopyFrom(registered)
+        template_pb = closure_pb.tasks.add().template
+        template_pb.CopyFrom(registered if registered is not None else idl.to_idl(compiled_task.template))
+    for launch_plan in closure.launch_plans:
+        closure_pb.launch_plans.add().CopyFrom(idl.to_idl(launch_plan))
     return closure_pb
 
 
