@@ -12,13 +12,15 @@ propeller, the pool's threads, the client's polls), in the worker, in the event 
 ``git worktree`` of the commit before a change) with the same script and tasks, so that a change
 is measured against its parent in the same way; ``--tasks A,B`` picks the two chain lengths.
 
-What it does not count: time in the kernel and waiting (a syscall is a few instructions here),
-and work done by the clock rather than by tasks (the client's polls, the propeller's idle passes,
-a worker's log publishing every 0.25 s) is counted by how long the run took, which moves the
-figures by a few percent between runs of the same code. Under callgrind a task takes ~0.2 s, so
-the event process delivers after nearly every task instead of in batches, and its figure moves
-most (±15%): it is an upper bound of what it does per task in a real run. Needs valgrind (``apt-get install
-valgrind``); on kernels that refuse ``pidfd_open`` under it the pool polls its workers instead.
+What it does not count: time in the kernel and waiting (a syscall is a few instructions here).
+Work done by the clock rather than by tasks is counted by how long each run took: the client
+polls every 5 s (at 1% of the elapsed time, as the benchmarks poll, the longer run made ~250
+polls more, a third of the sandbox process's figure), and the propeller's idle passes and a
+worker's log publishing (every 0.25 s) move the figures by a few percent between runs of the
+same code. Under callgrind a task takes ~0.2 s, so the event process delivers after nearly
+every task instead of in batches, and its figure moves most (±15%): it is an upper bound of what
+it does per task in a real run. Needs valgrind (``apt-get install valgrind``); on kernels that
+refuse ``pidfd_open`` under it the pool polls its workers instead.
 """
 
 from __future__ import annotations
@@ -51,9 +53,10 @@ with Sandbox(SandboxConfig(home=home, http_port=None, grpc_port=0, workers=1)) a
     warm = tasks.WORKLOADS["chain"](20)
     execute_on(box, warm, register_on(box, warm, version="warm"), name="warm", poll=None, **tasks.inputs("chain", 20))
     chain = tasks.WORKLOADS["chain"](n)
-    # Polled twice a second: few polls, whose number depends on the time the chain takes.
+    # Polled every 5 s: each poll is counted, and how many there are depends on the time the run
+    # takes (at every 1% of it, the longer run would poll some 250 times more).
     run = execute_on(box, chain, register_on(box, chain, version="measured"), name="measured", timeout=36000,
-                     poll=0.5, **tasks.inputs("chain", n))
+                     poll=5, **tasks.inputs("chain", n))
     if run.phase != "SUCCEEDED":
         raise SystemExit(f"the chain ended {{run.phase}}")
 """
