@@ -99,3 +99,19 @@ def test_a_nan_output_and_an_integer_key_are_kept_as_the_json_module_writes_them
     assert b"NaN" in data and b'"3":"done"' in data
     loaded = load_node(data)
     assert loaded.outputs is not None and math.isnan(loaded.outputs.literals["o0"].scalar.primitive.float_value)
+
+
+def test_a_kept_status_costs_its_own_size() -> None:
+    """The propeller keeps every status it saved while the execution runs: orjson's bytes, which
+    keep the 4 KiB buffer they were written in, are copied to their size."""
+    import tracemalloc
+
+    statuses = [NodeStatus(phase=NodePhase.RUNNING, attempts=1, plugin_state={"job": f"e-n{i}-0"}) for i in range(1000)]
+    tracemalloc.start()
+    try:
+        kept = [dump_node(status) for status in statuses]
+        size = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert max(len(data) for data in kept) < 100
+    assert size < 1000 * 200, f"{size / 1000:.0f} bytes traced per kept status"
