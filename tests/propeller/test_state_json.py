@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,22 +77,23 @@ def _same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
-@settings(max_examples=300, deadline=None)
-@given(_nodes)
-def test_a_node_status_is_the_json_modules_document_and_loads_back(status: NodeStatus) -> None:
-    data = dump_node(status)
-    reference = json.dumps(_converter.unstructure(status), separators=(",", ":"))
-    assert _same(json.loads(data), json.loads(reference))
-    assert _same(_converter.unstructure(load_node(data)), _converter.unstructure(load_node(reference.encode())))
+@pytest.mark.parametrize(
+    ("statuses", "dump", "load"),
+    [(_nodes, dump_node, load_node), (_workflows, dump_workflow, load_workflow)],
+    ids=["node", "workflow"],
+)
+def test_a_status_is_the_json_modules_document_and_loads_back(
+    statuses: st.SearchStrategy[Any], dump: Callable[[Any], bytes], load: Callable[[bytes], Any]
+) -> None:
+    @settings(max_examples=250, deadline=None)
+    @given(statuses)
+    def check(status: Any) -> None:
+        data = dump(status)
+        reference = json.dumps(_converter.unstructure(status), separators=(",", ":"))
+        assert _same(json.loads(data), json.loads(reference))
+        assert _same(_converter.unstructure(load(data)), _converter.unstructure(load(reference.encode())))
 
-
-@settings(max_examples=200, deadline=None)
-@given(_workflows)
-def test_a_workflow_status_is_the_json_modules_document_and_loads_back(status: WorkflowStatus) -> None:
-    data = dump_workflow(status)
-    reference = json.dumps(_converter.unstructure(status), separators=(",", ":"))
-    assert _same(json.loads(data), json.loads(reference))
-    assert _same(_converter.unstructure(load_workflow(data)), _converter.unstructure(load_workflow(reference.encode())))
+    check()
 
 
 def test_a_nan_output_and_an_integer_key_are_kept_as_the_json_module_writes_them() -> None:
