@@ -15,7 +15,7 @@ is measured against its parent in the same way; ``--tasks A,B`` picks the two ch
 What it does not count: time in the kernel and waiting (a syscall is a few instructions here).
 Work done by the clock rather than by tasks is counted by how long each run took: the client
 polls every 5 s (at 1% of the elapsed time, as the benchmarks poll, the longer run made ~250
-polls more, a third of the sandbox process's figure), and the propeller's idle passes and a
+polls more, which moved the sandbox process's figure by up to a quarter), and the idle passes and a
 worker's log publishing (every 0.25 s) move the figures by a few percent between runs of the
 same code. Under callgrind a task takes ~0.2 s, so the event process delivers after nearly
 every task instead of in batches, and its figure moves most (±15%): it is an upper bound of what
