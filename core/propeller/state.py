@@ -173,10 +173,10 @@ def _dumps(document: Any) -> bytes:
     json module converts (an integer key of a plugin's state, an integer beyond 64 bits): those
     documents, and any with a ``null``, are written by the json module instead."""
     try:
-        data = orjson.dumps(document)
+        data: bytes | None = orjson.dumps(document)
     except orjson.JSONEncodeError:
-        data = b"null"
-    if b"null" in data:
+        data = None
+    if data is None or b"null" in data:
         return json.dumps(document, separators=(",", ":")).encode()
     # orjson's bytes keep the 4 KiB it allocated to write them, and the propeller keeps every
     # status it saved while the execution runs (a chain of 10,000 held 35 MiB more): a copy of

@@ -121,7 +121,7 @@ def _attempt_context(ctx: NodeContext, template: TaskTemplate) -> TaskContext:
     ):
         kept.now = ctx.now
         return kept
-    made = memo[ctx.key] = task_context(ctx, template)
+    memo[ctx.key] = made = task_context(ctx, template)  # a retry's replaces its attempt's; the node's end drops it
     return made
 
 
@@ -194,7 +194,6 @@ class TaskHandler:
             wake = result.wake_at if result.wake_at is not None else None
             return Transition.running(wake_at=wake, message=result.reason)
         ctx.run.running_tasks.discard(ctx.key)
-        ctx.run.memo[TASK_CONTEXTS].pop(ctx.key, None)  # the attempt ended
         if result.phase == TaskExecutionPhase.SUCCEEDED:
             return self._succeeded(ctx, template, tctx, result)
         error = result.error or system_error("TaskFailed", result.reason or "the task failed")
