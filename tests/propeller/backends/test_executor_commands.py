@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import attrs
+import pytest
 
 from flytecore.propeller.backends.local import WorkerPool
 from flytecore.propeller.backends.local.executor import ContainerExecutor
@@ -46,3 +47,16 @@ def test_a_subprocess_command_gets_the_bin_folder_and_a_fresh_working_directory(
     work = tmp_path / "work" / ctx.job_id
     assert (out / "cwd.txt").read_text().strip() == str(work)
     assert not work.exists()  # removed with what the command left there
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["/tmp/a/b", "relative/path", "file:///tmp/a", "local:///tmp/a", "s3://bucket/a", "gs://b/a",
+     "simplecache::s3://bucket/a", "memory://x", "C:\\\\data\\\\x", "", "a:b/c"],
+)
+def test_a_local_output_prefix_is_told_as_fsspec_tells_it(uri: str) -> None:
+    from fsspec.utils import get_protocol
+
+    from flytecore.propeller.backends.local.executor import _is_local
+
+    assert _is_local(uri) == (get_protocol(uri) in ("file", "local"))

@@ -569,3 +569,43 @@ def test_with_spools_on_another_file_system_output_is_copied(tmp_path: Path, fil
         import shutil
 
         shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def test_a_handle_releases_its_waiters_and_makes_no_event_for_a_caller_that_does_not_wait() -> None:
+    """The propeller asks ``result()`` and is called back: its handles make no threading.Event
+    (a condition and a lock per job); a thread that waits gets one, and is released by the end."""
+    import datetime as dt
+
+    lock = threading.Lock()
+    result = JobResult(JobOutcome.EXITED, 0, "done", None, dt.datetime.now(dt.UTC))
+
+    def finish(handle: JobHandle) -> None:
+        with lock:
+            callbacks = handle._complete(result)
+        for fn in callbacks:
+            fn(handle)
+
+    called: list[JobHandle] = []
+    unwatched = JobHandle(Job(job_id="a", argv=("x",)), None, lock)  # type: ignore[arg-type]
+    unwatched.add_done_callback(called.append)
+    assert not unwatched.done() and unwatched.result() is None
+    finish(unwatched)
+    assert called == [unwatched] and unwatched.done() and unwatched.result() is result
+    assert unwatched._event is None
+    assert unwatched.wait(0) is result  # done: no wait, no event
+
+    watched = JobHandle(Job(job_id="b", argv=("x",)), None, lock)  # type: ignore[arg-type]
+    assert watched.wait(0.01) is None  # not done: times out
+    got: list[JobResult | None] = []
+    waiters = [threading.Thread(target=lambda: got.append(watched.wait(60))) for _ in range(3)]
+    for waiter in waiters:
+        waiter.start()
+    deadline = time.monotonic() + 10
+    while watched._event is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert watched._event is not None and not watched.done()
+    time.sleep(0.05)  # the waiters block in it
+    finish(watched)
+    for waiter in waiters:
+        waiter.join(10)
+    assert got == [result, result, result]

@@ -58,6 +58,8 @@ _TAIL_BYTES = 4000
 
 
 def _is_local(uri: str) -> bool:
+    if "://" not in uri and "::" not in uri:
+        return True  # a path (what fsspec's get_protocol reads as "file", without its regex)
     return get_protocol(uri) in ("file", "local")
 
 

@@ -127,7 +127,8 @@ class JobHandle:
         self._pool = pool
         # The pool's lock: a handle's state changes together with the pool's queue and counters.
         self._lock = lock
-        self._event = threading.Event()
+        # Made by the first wait(): the propeller asks result() and is called back instead.
+        self._event: threading.Event | None = None
         self._result: JobResult | None = None
         self._callbacks: list[Callable[[JobHandle], object]] | None = []
         self._state = "queued"  # queued -> running -> done
@@ -140,7 +141,7 @@ class JobHandle:
 
     def done(self) -> bool:
         """True once the job has a result."""
-        return self._event.is_set()
+        return self._result is not None  # set once, under the lock
 
     def started(self) -> bool:
         """True once a worker took the job (it is running or done)."""
@@ -152,7 +153,13 @@ class JobHandle:
 
     def wait(self, timeout: float | None = None) -> JobResult | None:
         """Block until the job is done (or ``timeout`` seconds passed); return its result or None."""
-        self._event.wait(timeout)
+        with self._lock:
+            if self._result is not None:
+                return self._result
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        event.wait(timeout)
         return self._result
 
     def cancel(self) -> bool:
@@ -180,7 +187,8 @@ class JobHandle:
         self._result = result
         self._state = "done"
         callbacks, self._callbacks = self._callbacks or [], None
-        self._event.set()
+        if self._event is not None:
+            self._event.set()
         return callbacks
 
 
