@@ -21,7 +21,6 @@ event process, metrics. It prints wall time and CPU per task of each process; co
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from socket import socketpair
+from typing import Any
 
 _WORKER = """
 import sys
@@ -55,9 +55,11 @@ CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT, payload BLO
 
 
 def _cpu(pid: int) -> float:
-    """User + system seconds of process ``pid`` (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system seconds of process ``pid``."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def run(tasks: int, folder: Path) -> dict[str, float]:
@@ -85,21 +87,14 @@ def run(tasks: int, folder: Path) -> dict[str, float]:
     task_proto.task_id.project, task_proto.task_id.name, task_proto.task_id.version = "p", "inc", "v1"
     task_proto.parent_node_execution_id.CopyFrom(node_proto.id)
 
-    def node_event(node: str, phase: int, stamp: timestamp_pb2.Timestamp, data: str, value: object) -> bytes:
-        msg = event_pb2.NodeExecutionEvent()
-        msg.CopyFrom(node_proto)
-        msg.id.node_id = msg.spec_node_id = node
-        msg.phase = phase
-        msg.occurred_at.CopyFrom(stamp)
-        msg.reported_at.CopyFrom(stamp)
-        if value is not None:
-            getattr(msg, data).CopyFrom(value)
-        return bytes(msg.SerializeToString())
-
-    def task_event(node: str, phase: int, stamp: timestamp_pb2.Timestamp, data: str, value: object) -> bytes:
-        msg = event_pb2.TaskExecutionEvent()
-        msg.CopyFrom(task_proto)
-        msg.parent_node_execution_id.node_id = node
+    def event(part: Any, node: str, phase: int, stamp: timestamp_pb2.Timestamp, data: str, value: Any) -> bytes:
+        """A node's (``part`` = node_proto) or its attempt's (task_proto) event, serialized."""
+        msg = type(part)()
+        msg.CopyFrom(part)
+        if part is node_proto:
+            msg.id.node_id = msg.spec_node_id = node
+        else:
+            msg.parent_node_execution_id.node_id = node
         msg.phase = phase
         msg.occurred_at.CopyFrom(stamp)
         msg.reported_at.CopyFrom(stamp)
@@ -118,10 +113,11 @@ def run(tasks: int, folder: Path) -> dict[str, float]:
         events: list[bytes] = []
         statuses: dict[str, bytes] = {}
         if task:  # the task before ended: its outputs, its events, its status
-            code, data = conn.recv()
+            _, data = conn.recv()
             outputs = literals_pb2.LiteralMap.FromString(data)
             node = f"n{task - 1}"
-            events += [task_event(node, 3, stamp, "output_data", outputs), node_event(node, 3, stamp, "output_data", outputs)]
+            events += [event(task_proto, node, 3, stamp, "output_data", outputs),
+                       event(node_proto, node, 3, stamp, "output_data", outputs)]
             value = outputs.literals["o0"].scalar.primitive.integer
             statuses[node] = bytes(orjson.dumps({"phase": "SUCCEEDED", "attempts": 1, "updated_at": now,
                                                  "outputs": {"literals": {"o0": {"scalar": {"primitive": {"integer": value}}}}}}))
@@ -130,8 +126,9 @@ def run(tasks: int, folder: Path) -> dict[str, float]:
             inputs.literals["x"].CopyFrom(outputs.literals["o0"])
             node = f"n{task}"
             conn.send((f"e1-{node}-0", inputs.SerializeToString(deterministic=True), {**env, "NODE": node}))
-            events += [node_event(node, 1, stamp, "input_data", inputs), node_event(node, 2, stamp, "input_data", inputs),
-                       task_event(node, 1, stamp, "input_data", inputs)]
+            events += [event(node_proto, node, 1, stamp, "input_data", inputs),
+                       event(node_proto, node, 2, stamp, "input_data", inputs),
+                       event(task_proto, node, 1, stamp, "input_data", inputs)]
             statuses[node] = bytes(orjson.dumps({"phase": "RUNNING", "attempts": 1, "queued_at": now, "started_at": now,
                                                  "plugin_state": {"job": f"e1-{node}-0", "wakes": True}}))
         db.execute("BEGIN IMMEDIATE")
