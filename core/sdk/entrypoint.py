@@ -101,7 +101,7 @@ from flytecore.sdk.resolver import DEFAULT_RESOLVER, load_resolver
 from flytecore.sdk.serialize import SerializationSettings
 from flytecore.spec.dynamic import DynamicJobSpec
 from flytecore.spec.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
-from flytecore.spec.idl import from_idl, literal_map_from_bytes, literal_map_to_bytes, to_idl
+from flytecore.spec.idl import from_idl, literal_map_to_bytes, to_idl
 from flytecore.spec.literals import Literal, LiteralMap
 
 __all__ = [
@@ -281,7 +281,10 @@ def execute(options: EntrypointOptions, environ: Mapping[str, str] | None = None
     return 0
 
 
-_Loader = Callable[[], tuple[Any, dict[str, Literal]]]
+_Inputs = literals_pb2.LiteralMap | dict[str, Literal]
+"""An attempt's inputs: the ``inputs.pb`` message as read, or (a batch's element) spec literals."""
+
+_Loader = Callable[[], tuple[Any, _Inputs]]
 """Gives an attempt its task and its inputs (or raises why it cannot)."""
 
 
@@ -723,11 +726,11 @@ def _empty(path: str, *, keep_folders: bool) -> None:
 _scratch = _Scratch()
 
 
-def _load(options: EntrypointOptions) -> tuple[Any, dict[str, Literal]]:
+def _load(options: EntrypointOptions) -> tuple[Any, _Inputs]:
     """Steps 1-3 of the module docstring: the task and its inputs."""
     _activate_code(options.code_uri)
     task = _load_task(options)
-    return task, _read_inputs(options.inputs).literals
+    return task, _read_inputs(options.inputs)
 
 
 def _attempt(options: EntrypointOptions, env: Mapping[str, str], workdir: str, load: _Loader) -> tuple[str, bytes]:
@@ -740,15 +743,12 @@ def _attempt(options: EntrypointOptions, env: Mapping[str, str], workdir: str, l
     params = execution_parameters(env, task, file_access, options, workdir)
     _log.info("running task %s (execution %s)", task.name, params.execution_id.name)
     with using_file_access(file_access):
-        try:
-            kwargs = task.inputs_to_python(inputs)
-        except FlyteCoreError as exc:
-            raise _Failure.system("InputsMismatch", f"{options.inputs} does not fit task {task.name!r}: {exc}") from exc
+        kwargs = _python_inputs(task, inputs, options.inputs)
         try:
             if isinstance(task, DynamicWorkflowTask):
                 produced = task.compile_into_job(kwargs, _settings(env, options), params)
             else:
-                produced = task.outputs_to_literals(task.run_body(kwargs, params))
+                produced = _outputs_message(task, task.run_body(kwargs, params))
         except TaskExecutionError as exc:
             raise _Failure.user(exc.cause, exc.traceback_text) from exc
         except SystemExit as exc:
@@ -763,7 +763,35 @@ def _attempt(options: EntrypointOptions, env: Mapping[str, str], workdir: str, l
             raise _Failure.user(exc) from exc
     if isinstance(produced, DynamicJobSpec):
         return FUTURES_FILE, bytes(to_idl(produced).SerializeToString(deterministic=True))
+    if isinstance(produced, literals_pb2.LiteralMap):
+        return OUTPUTS_FILE, produced.SerializeToString(deterministic=True)
     return OUTPUTS_FILE, literal_map_to_bytes(LiteralMap(literals=produced))
+
+
+def _python_inputs(task: Any, inputs: _Inputs, uri: str) -> dict[str, Any]:
+    """The body's arguments: plain primitives straight from the message when the task can
+    (``inputs_from_idl``), anything else through spec literals and the type engine."""
+    if isinstance(inputs, literals_pb2.LiteralMap):
+        fast = getattr(task, "inputs_from_idl", None)  # a plugin's own task class may lack it
+        kwargs: dict[str, Any] | None = fast(inputs) if fast is not None else None
+        if kwargs is not None:
+            return kwargs
+        try:
+            inputs = from_idl(inputs, LiteralMap).literals
+        except ConversionError as exc:
+            raise _Failure.system("InputsUnreadable", f"--inputs {uri}: {exc}") from exc
+    try:
+        values: dict[str, Any] = task.inputs_to_python(inputs)
+    except FlyteCoreError as exc:
+        raise _Failure.system("InputsMismatch", f"{uri} does not fit task {task.name!r}: {exc}") from exc
+    return values
+
+
+def _outputs_message(task: Any, result: Any) -> Any:
+    """The body's ``result`` as the ``outputs.pb`` message (``outputs_to_idl``), or as spec
+    literals from a task class without it."""
+    to_message = getattr(task, "outputs_to_idl", None)
+    return to_message(result) if to_message is not None else task.outputs_to_literals(result)
 
 
 def _activate_code(code_uri: str | None) -> None:
@@ -792,12 +820,14 @@ def _load_task(options: EntrypointOptions) -> Any:
         raise _Failure.system("TaskNotFound", f"cannot load the task ({where}): {type(exc).__name__}: {exc}") from exc
 
 
-def _read_inputs(uri: str) -> LiteralMap:
+def _read_inputs(uri: str) -> literals_pb2.LiteralMap:
+    """The ``inputs.pb`` message; converted to Python by :func:`_python_inputs`."""
     data = _read_input_bytes(uri)
     try:
-        return literal_map_from_bytes(data)
-    except ConversionError as exc:
-        raise _Failure.system("InputsUnreadable", f"--inputs {uri}: {exc}") from exc
+        message: literals_pb2.LiteralMap = literals_pb2.LiteralMap.FromString(data)
+    except DecodeError as exc:
+        raise _Failure.system("InputsUnreadable", f"--inputs {uri}: not a serialized flyteidl.core.LiteralMap: {exc}") from exc
+    return message
 
 
 def _read_input_bytes(uri: str) -> bytes:

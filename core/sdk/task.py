@@ -7,7 +7,7 @@ import datetime as _dt
 import functools
 import traceback
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from flytecore.errors import AuthoringError, TaskExecutionError, TypeTransformerError
 from flytecore.sdk.base import Entity, _engine, describe_value, type_name, value_to_literal
@@ -18,6 +18,9 @@ from flytecore.spec.identifiers import ResourceType
 from flytecore.spec.literals import KeyValuePair, Literal, LiteralMap, RetryStrategy
 from flytecore.spec.tasks import Container, RuntimeMetadata, RuntimeType, TaskMetadata, TaskTemplate
 from flytecore.spec.workflow import TaskNode
+
+if TYPE_CHECKING:  # flyteidl's messages are imported when a task container needs them
+    from flyteidl.core import literals_pb2
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -133,6 +136,33 @@ class PythonFunctionTask(Entity):
         )
         return values
 
+    def inputs_from_idl(self, literal_map: literals_pb2.LiteralMap) -> dict[str, Any] | None:
+        """:meth:`inputs_to_python` for a flyteidl ``LiteralMap`` (an ``inputs.pb``) whose
+        literals are all plain integers, floats, strings and booleans of inputs declared ``int``,
+        ``float``, ``str`` and ``bool`` (see :meth:`TypeEngine.primitive_field`), read without
+        spec models or the type engine's general path; None if any is not: convert the map to
+        spec literals for :meth:`inputs_to_python` (which also says what does not fit)."""
+        engine = _engine()
+        declared = self.python_interface.inputs
+        values: dict[str, Any] = {}
+        for name, literal in literal_map.literals.items():
+            input_spec = declared.get(name)
+            if input_spec is None or literal.WhichOneof("value") != "scalar":
+                return None
+            field = engine.primitive_field(input_spec[0])
+            scalar = literal.scalar
+            if field is None or scalar.WhichOneof("value") != "primitive":
+                return None
+            primitive = scalar.primitive
+            stored = primitive.WhichOneof("value")
+            if stored == field:
+                values[name] = getattr(primitive, field)
+            elif stored == "integer" and field == "float_value":  # as FloatTransformer reads it
+                values[name] = float(primitive.integer)
+            else:
+                return None
+        return values
+
     def run_body(self, kwargs: dict[str, Any], parameters: ExecutionParameters | None = None) -> Any:
         """Run the body with Python arguments under the task type's context and ``parameters``
         (what ``current_context()`` returns; fresh local ones if None). An exception of the body
@@ -160,8 +190,8 @@ class PythonFunctionTask(Entity):
             return contextlib.nullcontext()
         return self.task_type.local_context(self.task_config, self)  # type: ignore[no-any-return]
 
-    def outputs_to_literals(self, result: Any) -> dict[str, Literal]:
-        """The body's return value as literals by output name, checking count and types."""
+    def _output_values(self, result: Any) -> list[Any]:
+        """The body's return value as one value per declared output, checking the count."""
         outputs = self.python_interface.outputs
         names = list(outputs)
         if not names:
@@ -170,16 +200,21 @@ class PythonFunctionTask(Entity):
                     f"task {self.name!r} declares no outputs but returned {describe_value(result)}; "
                     "add a return type annotation"
                 )
-            return {}
+            return []
         if len(names) == 1:
-            values = [single_output_value(result, self.python_interface)]
-        else:
-            if not isinstance(result, tuple) or len(result) != len(names):
-                raise AuthoringError(
-                    f"task {self.name!r} declares {len(names)} outputs ({', '.join(names)}) but returned "
-                    f"{describe_value(result)}"
-                )
-            values = list(result)
+            return [single_output_value(result, self.python_interface)]
+        if not isinstance(result, tuple) or len(result) != len(names):
+            raise AuthoringError(
+                f"task {self.name!r} declares {len(names)} outputs ({', '.join(names)}) but returned "
+                f"{describe_value(result)}"
+            )
+        return list(result)
+
+    def outputs_to_literals(self, result: Any) -> dict[str, Literal]:
+        """The body's return value as literals by output name, checking count and types."""
+        outputs = self.python_interface.outputs
+        names = list(outputs)
+        values = self._output_values(result)
         engine = _engine()
         literals = {}
         for name, value in zip(names, values, strict=True):
@@ -193,6 +228,32 @@ class PythonFunctionTask(Entity):
                     message += f" ({detail})"
                 raise TypeTransformerError(message) from exc
         return literals
+
+    def outputs_to_idl(self, result: Any) -> literals_pb2.LiteralMap:
+        """The body's return value as a flyteidl ``LiteralMap`` (an ``outputs.pb``): outputs
+        declared ``int``, ``float``, ``str`` or ``bool`` holding exactly such a value are written
+        straight into the message; if any output is not, all go through
+        :meth:`outputs_to_literals` (its checks and errors). The bytes are the same either way."""
+        from flyteidl.core import literals_pb2
+
+        values = self._output_values(result)
+        engine = _engine()
+        message = literals_pb2.LiteralMap()
+        for (name, python_type), value in zip(self.python_interface.outputs.items(), values, strict=True):
+            field = engine.primitive_field(python_type)
+            if field is None or type(value) is not python_type:
+                return self._general_outputs(result)
+            try:
+                setattr(message.literals[name].scalar.primitive, field, value)
+            except (TypeError, ValueError):  # e.g. an int beyond 64 bits: the general path says so
+                return self._general_outputs(result)
+        return message
+
+    def _general_outputs(self, result: Any) -> literals_pb2.LiteralMap:
+        from flytecore.spec.idl import to_idl
+
+        message: literals_pb2.LiteralMap = to_idl(LiteralMap(literals=self.outputs_to_literals(result)))
+        return message
 
     # --- registration ---------------------------------------------------------------------------
 

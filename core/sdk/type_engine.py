@@ -269,6 +269,20 @@ class TypeEngine:
             self._transformer_cache[python_type] = transformer
         return transformer
 
+    def primitive_field(self, python_type: Any) -> str | None:
+        """The flyteidl ``Primitive`` field (``integer``, ``float_value``, ``string_value``,
+        ``boolean``) that values of ``python_type`` are stored in when its transformer is the
+        built-in one of exactly that type (``int``, ``float``, ``str``, ``bool``); None for any
+        other type or transformer (a subclass of a built-in one has none unless it declares it
+        itself: it may convert differently). Tasks convert such values straight between
+        flyteidl messages and Python (``PythonFunctionTask.inputs_from_idl``)."""
+        try:
+            transformer = self.get_transformer(python_type)
+        except TypeConversionError:
+            return None
+        field: str | None = type(transformer).__dict__.get("primitive_field")
+        return field if field is not None and transformer.python_type is python_type else None
+
     def _find_transformer(self, python_type: Any) -> TypeTransformer[Any]:
         if typing.get_origin(python_type) is Annotated:
             for extra in python_type.__metadata__:

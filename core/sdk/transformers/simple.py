@@ -53,6 +53,9 @@ class _SimpleTransformer(TypeTransformer[Any]):
     """A scalar type with one ``SimpleType``; subclasses convert the value."""
 
     simple: SimpleType
+    primitive_field: str | None = None
+    """The flyteidl ``Primitive`` field a value of exactly :attr:`python_type` is stored in, for
+    :meth:`TypeEngine.primitive_field` (None: this transformer has no such plain form)."""
 
     def get_literal_type(self, python_type: Any) -> LiteralType:
         """``LiteralType(simple=...)`` of this scalar type."""
@@ -68,6 +71,7 @@ class IntTransformer(_SimpleTransformer):
     only by accident of history; ``True`` for an ``int`` input is almost always a mistake)."""
 
     name, python_type, simple = "int", int, SimpleType.INTEGER
+    primitive_field = "integer"
 
     def is_instance(self, value: Any, python_type: Any) -> bool:
         """Ints but not bools."""
@@ -91,6 +95,7 @@ class FloatTransformer(_SimpleTransformer):
     """``float`` as ``Primitive.float_value``; ints (not bools) are accepted and widened."""
 
     name, python_type, simple = "float", float, SimpleType.FLOAT
+    primitive_field = "float_value"
 
     def to_literal(self, value: Any, python_type: Any, expected: LiteralType) -> Literal:
         """Any real number but a bool, as a float."""
@@ -112,6 +117,7 @@ class StrTransformer(_SimpleTransformer):
     """``str`` as ``Primitive.string_value``."""
 
     name, python_type, simple = "str", str, SimpleType.STRING
+    primitive_field = "string_value"
 
     def to_literal(self, value: Any, python_type: Any, expected: LiteralType) -> Literal:
         """A str (a str subclass such as a str enum member is stored as its plain text)."""
@@ -131,6 +137,7 @@ class BoolTransformer(_SimpleTransformer):
     """``bool`` as ``Primitive.boolean``; ints are not accepted."""
 
     name, python_type, simple = "bool", bool, SimpleType.BOOLEAN
+    primitive_field = "boolean"
 
     def to_literal(self, value: Any, python_type: Any, expected: LiteralType) -> Literal:
         """A bool."""
