@@ -809,15 +809,33 @@ def _activate_code(code_uri: str | None) -> None:
     _on_path.add(cwd)
 
 
+_loaded: dict[tuple[str, ...], tuple[Any, Any]] = {}
+"""Tasks the default resolver loaded in this process, by resolver arguments: (task, the module
+object the task's function was defined in). A warm worker runs the same few tasks again and
+again; one is loaded again once its module left ``sys.modules`` (another code archive) or was
+replaced (reloaded)."""
+
+
 def _load_task(options: EntrypointOptions) -> Any:
+    default = options.resolver == DEFAULT_RESOLVER  # other resolvers may answer differently each time
+    if default:
+        known = _loaded.get(options.resolver_args)
+        if known is not None and sys.modules.get(known[0].__module__) is known[1]:
+            return known[0]
     try:
-        return load_resolver(options.resolver).load_task(options.resolver_args)
+        task = load_resolver(options.resolver).load_task(options.resolver_args)
     except FlyteCoreError as exc:
         raise _Failure.system("TaskNotFound", f"cannot load the task: {exc}") from exc
     except Exception as exc:
         # A plugin's resolver may raise anything (a KeyError for an unknown name, ...).
         where = f"--resolver {options.resolver} -- {' '.join(options.resolver_args)}"
         raise _Failure.system("TaskNotFound", f"cannot load the task ({where}): {type(exc).__name__}: {exc}") from exc
+    module = sys.modules.get(getattr(task, "__module__", None) or "")
+    if default and module is not None:
+        if len(_loaded) >= 256:
+            _loaded.clear()
+        _loaded[options.resolver_args] = (task, module)
+    return task
 
 
 def _read_inputs(uri: str) -> literals_pb2.LiteralMap:

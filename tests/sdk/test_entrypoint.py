@@ -495,3 +495,52 @@ def test_whenever_the_plain_parse_answers_it_is_clicks_answer(
     plain = _parse_plain(argv)
     if plain is not None:
         assert plain == _click_parse(argv)
+
+
+# --- tasks a warm worker runs again -----------------------------------------------------------------
+
+
+def _run_module_task(tmp_path: Path, module: str, label: str) -> int:
+    inputs = tmp_path / "empty.pb"
+    inputs.write_bytes(b"")  # an empty LiteralMap
+    out = tmp_path / label
+    args = ["--inputs", str(inputs), "--output-prefix", str(out), "--", "task-module", module, "task-name", "value"]
+    assert main(args, environ={}) == 0
+    return literals_pb2.LiteralMap.FromString((out / "outputs.pb").read_bytes()).literals["o0"].scalar.primitive.integer
+
+
+def test_a_task_is_loaded_again_only_once_its_module_was_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flytecore.sdk import entrypoint, resolver
+
+    module = f"warm_{uuid.uuid4().hex}"
+    source = tmp_path / f"{module}.py"
+    source.write_text("from flytecore import task\n\n@task\ndef value() -> int:\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loads = []
+    real = resolver.DefaultTaskResolver.load_task
+    monkeypatch.setattr(resolver.DefaultTaskResolver, "load_task", lambda self, args: loads.append(args) or real(self, args))
+    assert [_run_module_task(tmp_path, module, f"run{i}") for i in range(3)] == [1, 1, 1]
+    assert len(loads) == 1  # the same task object, not imported and looked up per attempt
+    # Another code archive (or a reload) replaces the module: the task comes from the new one.
+    source.write_text("from flytecore import task\n\n@task\ndef value() -> int:\n    return 2\n")
+    monkeypatch.delitem(sys.modules, module)
+    assert _run_module_task(tmp_path, module, "after") == 2
+    assert len(loads) == 2
+    assert entrypoint._loaded
+
+
+def test_other_resolvers_are_asked_every_time(tmp_path: Path) -> None:
+    args = ["--inputs", str(tmp_path / "in.pb"), "--output-prefix", str(tmp_path / "out"),
+            "--resolver", tasks.RegistryResolver.location, "--", "key", "unknown"]
+    registry = tasks.registry_resolver.tasks
+    registry["unknown"] = tasks.add
+    try:
+        write_inputs(tmp_path / "in.pb", tasks.add, a=1)
+        assert main(args, environ={}) == 0
+        registry["unknown"] = tasks.square
+        write_inputs(tmp_path / "in.pb", tasks.square, x=3)
+        assert main(args, environ={}) == 0
+    finally:
+        del registry["unknown"]
+    outputs = literals_pb2.LiteralMap.FromString((tmp_path / "out" / "outputs.pb").read_bytes())
+    assert outputs.literals["o0"].scalar.primitive.integer == 9
