@@ -154,7 +154,9 @@ def test_a_failing_round_writes_nothing_and_raises_sqlalchemys_error(store: SqlW
 def test_sqlite_rounds_run_on_one_kept_connection_per_thread(tmp_path: Path) -> None:
     store = SqlWorkflowStore.from_url(f"sqlite:///{tmp_path / 'propeller.db'}")
     checkouts: list[object] = []
-    event.listen(store.engine, "checkout", lambda dbapi, record, proxy: checkouts.append(dbapi))
+    # Not the background checkpoints' connection (see test_sqlite_checkpoints_run_in_the_background).
+    event.listen(store.engine, "checkout", lambda dbapi, record, proxy: threading.current_thread().name
+                 != "flytecore-store-checkpoint" and checkouts.append(dbapi))
     store.add("e1", b"o", b"s", "QUEUED", now=100.0)
     checkouts.clear()
     (leased,) = store.acquire("p1", limit=1, lease_seconds=30, now=100.0)
@@ -189,3 +191,31 @@ def test_sqlite_rounds_run_on_one_kept_connection_per_thread(tmp_path: Path) -> 
     store.close()
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         checkouts[2].execute("SELECT 1")
+
+
+def test_sqlite_checkpoints_run_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flytecore.propeller.store import sql
+
+    monkeypatch.setattr(sql, "CHECKPOINT_EVERY", 0.01)
+    store = SqlWorkflowStore.from_url(f"sqlite:///{tmp_path / 'propeller.db'}")
+    store.add("e1", b"o", b"s", "QUEUED", now=100.0)
+    (leased,) = store.acquire("p1", limit=1, lease_seconds=30, now=100.0)
+    for i in range(50):
+        leased = store.save(leased, state=b"s" * 5000, phase="RUNNING", nodes={f"n{i}": b"x" * 5000},
+                            events=[b"e" * 5000], next_round_at=None, release=False)
+    kept = store._kept.holder.connection.dbapi_connection
+    # Rounds checkpoint themselves only far beyond SQLite's 1,000 pages; the thread does it.
+    assert kept.execute("PRAGMA wal_autocheckpoint").fetchone() == (sql.FALLBACK_AUTOCHECKPOINT,)
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    for _ in range(500):
+        if checkpointer.checkpointed >= 50:
+            break
+        threading.Event().wait(0.01)
+    assert checkpointer.checkpointed >= 50  # pages of those rounds copied into the database
+    thread = checkpointer._thread
+    assert thread is not None and thread.is_alive()
+    store.close()
+    assert not thread.is_alive()
+    # A store that closed starts no thread again (a round after close opens a connection anew).
+    assert checkpointer.start() is False
