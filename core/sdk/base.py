@@ -26,10 +26,17 @@ from flytecore.spec.literals import Binding, BindingData, Literal
 _EMPTY = object()
 
 
-def _engine() -> Any:
-    from flytecore.sdk.type_engine import get_type_engine
+_get_type_engine: Any = None
 
-    return get_type_engine()
+
+def _engine() -> Any:
+    """The current plugin host's type engine (its module imported on first use: it imports this one)."""
+    global _get_type_engine
+    if _get_type_engine is None:
+        from flytecore.sdk.type_engine import get_type_engine
+
+        _get_type_engine = get_type_engine
+    return _get_type_engine()
 
 
 def describe_value(value: Any) -> str:

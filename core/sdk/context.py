@@ -40,6 +40,10 @@ _user_params: contextvars.ContextVar[ExecutionParameters | None] = contextvars.C
 )
 
 
+_USER_LOG = logging.getLogger("flytecore.user")
+"""The logger a task's ``current_context().logging`` gives (the same one every time)."""
+
+
 @attrs.define
 class CompileState:
     """Nodes created while tracing one workflow function, in creation order."""
@@ -86,7 +90,7 @@ class ExecutionParameters:
     """None: a new temporary folder, made when the task first asks for it (most never do)."""
     raw_output_prefix: str
     task_id: Identifier | None = None
-    logging: logging.Logger = attrs.field(factory=lambda: logging.getLogger("flytecore.user"))
+    logging: logging.Logger = attrs.field(factory=lambda: _USER_LOG)
     attrs_: dict[str, Any] = attrs.field(factory=dict)
     """Extra attributes by upper-case name (``SPARK_SESSION`` is read as
     ``current_context().spark_session``, as in flytekit); plugins set theirs with

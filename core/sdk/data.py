@@ -35,6 +35,14 @@ __all__ = [
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 
 
+def is_local(uri: str) -> bool:
+    """Whether ``uri`` is on the local file system: a path, or a ``file://`` or ``local://`` URL
+    (fsspec's protocol of it; a path without ``://`` or ``::`` is told without fsspec's regex)."""
+    if "://" not in uri and "::" not in uri:
+        return True
+    return get_protocol(uri) in _LOCAL_PROTOCOLS
+
+
 class FileAccess:
     """Where a task's raw data goes (``raw_output_prefix``) and where downloads land
     (``local_sandbox``), with the operations to move data between the two.
@@ -60,7 +68,7 @@ class FileAccess:
     @staticmethod
     def is_remote(path: str | os.PathLike[str]) -> bool:
         """True for a URL of any protocol but ``file://``; False for local paths."""
-        return get_protocol(os.fspath(path)) not in _LOCAL_PROTOCOLS
+        return not is_local(os.fspath(path))
 
     @staticmethod
     def join(base: str, *parts: str) -> str:

@@ -680,13 +680,15 @@ class _Scratch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._path: str | None = None
+        self._work = ""  # its work folder
 
     def take(self) -> str:
         """A scratch folder holding an empty ``work`` folder (the task's working directory)."""
         if self._lock.acquire(blocking=False):
             # One check per attempt: a long-idle worker's folder may have been cleaned away.
-            if self._path is None or not os.path.isdir(os.path.join(self._path, "work")):
+            if self._path is None or not os.path.isdir(self._work):
                 self._path = self._new()
+                self._work = os.path.join(self._path, "work")
                 atexit.register(shutil.rmtree, self._path, ignore_errors=True)  # the worker's end
             return self._path
         return self._new()
@@ -702,7 +704,9 @@ class _Scratch:
             shutil.rmtree(path, ignore_errors=True)
             return
         try:
-            _empty(path, keep_folders=True)
+            # Most attempts leave nothing behind: two listings tell, without walking the folders.
+            if os.listdir(path) != ["work"] or os.listdir(self._work):
+                _empty(path, keep_folders=True)
         except OSError:
             shutil.rmtree(path, ignore_errors=True)
             self._path = None

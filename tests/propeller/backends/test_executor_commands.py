@@ -57,6 +57,6 @@ def test_a_subprocess_command_gets_the_bin_folder_and_a_fresh_working_directory(
 def test_a_local_output_prefix_is_told_as_fsspec_tells_it(uri: str) -> None:
     from fsspec.utils import get_protocol
 
-    from flytecore.propeller.backends.local.executor import _is_local
+    from flytecore.sdk.data import is_local
 
-    assert _is_local(uri) == (get_protocol(uri) in ("file", "local"))
+    assert is_local(uri) == (get_protocol(uri) in ("file", "local"))

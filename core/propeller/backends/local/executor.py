@@ -36,8 +36,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fsspec.utils import get_protocol
-
 from flytecore.propeller.backends.local.jobs import Job, JobHandle, JobOutcome, JobResult
 from flytecore.propeller.backends.local.pool import WorkerPool
 from flytecore.propeller.backends.local.template import render_command
@@ -45,6 +43,7 @@ from flytecore.propeller.context import TaskContext, TaskTransition, system_erro
 from flytecore.propeller.data import FsspecDataStore, error_from_document
 from flytecore.sdk._handoff import OUTPUTS as HANDED_OUTPUTS
 from flytecore.sdk._journal import OUTPUTS, ElementRecord, read_journal
+from flytecore.sdk.data import is_local
 from flytecore.spec.execution import ErrorKind, TaskLog
 from flytecore.spec.idl import literal_map_from_bytes, literal_map_to_bytes
 from flytecore.spec.phases import TaskExecutionPhase
@@ -55,12 +54,6 @@ __all__ = ["ContainerExecutor", "LocalBackend"]
 _JOB = "job"
 _ENTRYPOINT = "flytecore-execute"
 _TAIL_BYTES = 4000
-
-
-def _is_local(uri: str) -> bool:
-    if "://" not in uri and "::" not in uri:
-        return True  # a path (what fsspec's get_protocol reads as "file", without its regex)
-    return get_protocol(uri) in ("file", "local")
 
 
 def _command_path(path: str | None) -> str:
@@ -117,7 +110,7 @@ class ContainerExecutor:
     def _log_paths(self, ctx: TaskContext) -> tuple[str, str]:
         # Straight into storage when it is a local folder; else a local file copied afterwards.
         # The worker creates the folder when it opens the files.
-        if _is_local(ctx.output_prefix):
+        if is_local(ctx.output_prefix):
             folder = _local_path(ctx.output_prefix)
         else:
             folder = str(self.log_dir / ctx.job_id)
@@ -272,7 +265,7 @@ class ContainerExecutor:
         return data[-_TAIL_BYTES:].decode(errors="replace").strip()
 
     def _upload_logs(self, ctx: TaskContext) -> None:
-        if _is_local(ctx.output_prefix):
+        if is_local(ctx.output_prefix):
             return
         folder = self.log_dir / ctx.job_id
         for name in ("stdout.log", "stderr.log"):
@@ -287,7 +280,7 @@ class ContainerExecutor:
         """Elements of a map over ``template`` can run as batches here: its command is
         flytecore's entrypoint, run in-process by the workers, and storage under ``prefix`` is a
         local folder (each element's logs go straight into its attempt's folder)."""
-        return self._in_process_entrypoint(template) and _is_local(prefix)
+        return self._in_process_entrypoint(template) and is_local(prefix)
 
     def element_logs(self, output_prefix: str, index: int) -> tuple[TaskLog, ...]:
         """The logs of one element attempt whose output prefix is ``output_prefix``."""
