@@ -91,6 +91,9 @@ class SqlWorkflowStore:
         self._kept_all: weakref.WeakSet[_KeptConnection] = weakref.WeakSet()
         self._kept_lock = threading.Lock()
         self._checkpointer = _Checkpointer(engine) if self._sqlite else None
+        if self._checkpointer is not None:
+            # A store dropped without close() (a test's, an embedding's) ends its thread too.
+            weakref.finalize(self, self._checkpointer.stopped.set)
 
     @classmethod
     def from_url(
@@ -478,13 +481,13 @@ class _Checkpointer:
     every :data:`CHECKPOINT_EVERY` seconds instead, on its own connection, PASSIVE (it never
     waits for or blocks a reader or writer) and with the interpreter lock released while SQLite
     works. A checkpoint that found nothing to do costs a few microseconds. Started with the first
-    round's connection, stopped by the store's close.
+    round's connection, stopped by the store's close (or once the store is dropped).
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
+        self.stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.checkpointed = 0
         """Pages copied into the database file so far (read by tests)."""
@@ -492,7 +495,7 @@ class _Checkpointer:
     def start(self) -> bool:
         """Run the thread (if it does not yet); False once the store closed."""
         with self._lock:
-            if self._stopped.is_set():
+            if self.stopped.is_set():
                 return False
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="flytecore-store-checkpoint", daemon=True)
@@ -501,7 +504,7 @@ class _Checkpointer:
 
     def stop(self) -> None:
         with self._lock:
-            self._stopped.set()
+            self.stopped.set()
             thread = self._thread
         if thread is not None:
             thread.join(timeout=10)
@@ -516,7 +519,7 @@ class _Checkpointer:
             return
         failures = 0
         try:
-            while not self._stopped.wait(CHECKPOINT_EVERY):
+            while not self.stopped.wait(CHECKPOINT_EVERY):
                 try:
                     row = connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except Exception as exc:  # e.g. the file was removed under a test; tried again

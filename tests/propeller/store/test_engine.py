@@ -219,3 +219,16 @@ def test_sqlite_checkpoints_run_in_the_background(tmp_path: Path, monkeypatch: p
     assert not thread.is_alive()
     # A store that closed starts no thread again (a round after close opens a connection anew).
     assert checkpointer.start() is False
+
+
+def test_a_store_dropped_without_close_ends_its_checkpoint_thread(tmp_path: Path) -> None:
+    store = SqlWorkflowStore.from_url(f"sqlite:///{tmp_path / 'propeller.db'}")
+    store.add("e1", b"o", b"s", "QUEUED", now=100.0)
+    store.acquire("p1", limit=1, lease_seconds=30, now=100.0)
+    checkpointer = store._checkpointer
+    assert checkpointer is not None and checkpointer._thread is not None
+    thread = checkpointer._thread
+    del store
+    gc.collect()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
