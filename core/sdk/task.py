@@ -141,7 +141,10 @@ class PythonFunctionTask(Entity):
         literals are all plain integers, floats, strings and booleans of inputs declared ``int``,
         ``float``, ``str`` and ``bool`` (see :meth:`TypeEngine.primitive_field`), read without
         spec models or the type engine's general path; None if any is not: convert the map to
-        spec literals for :meth:`inputs_to_python` (which also says what does not fit)."""
+        spec literals for :meth:`inputs_to_python` (which also says what does not fit). A
+        subclass that overrides :meth:`inputs_to_python` always gets its own conversion."""
+        if type(self).inputs_to_python is not PythonFunctionTask.inputs_to_python:
+            return None
         engine = _engine()
         declared = self.python_interface.inputs
         values: dict[str, Any] = {}
@@ -233,9 +236,12 @@ class PythonFunctionTask(Entity):
         """The body's return value as a flyteidl ``LiteralMap`` (an ``outputs.pb``): outputs
         declared ``int``, ``float``, ``str`` or ``bool`` holding exactly such a value are written
         straight into the message; if any output is not, all go through
-        :meth:`outputs_to_literals` (its checks and errors). The bytes are the same either way."""
+        :meth:`outputs_to_literals` (its checks and errors; always, in a subclass that overrides
+        it). The bytes are the same either way."""
         from flyteidl.core import literals_pb2
 
+        if type(self).outputs_to_literals is not PythonFunctionTask.outputs_to_literals:
+            return self._general_outputs(result)
         values = self._output_values(result)
         engine = _engine()
         message = literals_pb2.LiteralMap()

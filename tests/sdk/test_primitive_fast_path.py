@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from flytecore import task
 from flytecore.plugin import hookimpl, make_plugin_host, use_host
+from flytecore.sdk.task import PythonFunctionTask
 from flytecore.sdk.transformers.simple import IntTransformer
 from flytecore.sdk.type_engine import TypeEngine, builtin_transformers, get_type_engine
 from flytecore.spec import idl
@@ -174,3 +175,23 @@ def test_the_entrypoint_writes_what_the_task_returned(tmp_path: Path) -> None:
     primitive = {k: v.scalar.primitive for k, v in attempt.outputs().literals.items()}
     assert (primitive["o0"].integer, primitive["o1"].float_value, primitive["o2"].string_value, primitive["o3"].boolean) == (
         -3, 0.5, "é", True)
+
+
+class _Doubling(PythonFunctionTask):
+    """A plugin's task class that converts inputs and outputs its own way."""
+
+    def inputs_to_python(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {k: v * 2 for k, v in super().inputs_to_python(inputs).items()}
+
+    def outputs_to_literals(self, result: Any) -> dict[str, Any]:
+        return super().outputs_to_literals(result * 2)
+
+
+def _plus_one(x: int) -> int:
+    return x + 1
+
+
+def test_a_subclass_that_converts_its_own_way_is_never_bypassed() -> None:
+    doubling = _Doubling(_plus_one, name="doubling")
+    assert doubling.inputs_from_idl(_message(x=_primitive(integer=3))) is None
+    assert doubling.outputs_to_idl(5).literals["o0"].scalar.primitive.integer == 10
