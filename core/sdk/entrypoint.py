@@ -101,7 +101,7 @@ from flytecore.sdk.resolver import DEFAULT_RESOLVER, load_resolver
 from flytecore.sdk.serialize import SerializationSettings
 from flytecore.spec.dynamic import DynamicJobSpec
 from flytecore.spec.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
-from flytecore.spec.idl import from_idl, literal_map_to_bytes, to_idl
+from flytecore.spec.idl import from_idl, to_idl
 from flytecore.spec.literals import Literal, LiteralMap
 
 __all__ = [
@@ -704,14 +704,26 @@ class _Scratch:
             shutil.rmtree(path, ignore_errors=True)
             return
         try:
-            # Most attempts leave nothing behind: two listings tell, without walking the folders.
-            if os.listdir(path) != ["work"] or os.listdir(self._work):
+            if not _left_empty(path):
                 _empty(path, keep_folders=True)
         except OSError:
             shutil.rmtree(path, ignore_errors=True)
             self._path = None
         finally:
             self._lock.release()
+
+
+_SCRATCH_FOLDERS = ("work", "sandbox")
+
+
+def _left_empty(path: str) -> bool:
+    """The scratch folder holds only its own folders (not links), all empty: most attempts leave
+    nothing behind, and a listing or two tells without walking anything."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name not in _SCRATCH_FOLDERS or not entry.is_dir(follow_symlinks=False) or os.listdir(entry.path):
+                return False
+    return True
 
 
 def _empty(path: str, *, keep_folders: bool) -> None:
@@ -751,6 +763,8 @@ def _attempt(options: EntrypointOptions, env: Mapping[str, str], workdir: str, l
         try:
             if isinstance(task, DynamicWorkflowTask):
                 produced = task.compile_into_job(kwargs, _settings(env, options), params)
+                if not isinstance(produced, DynamicJobSpec):  # the body called nothing: its outputs
+                    produced = to_idl(LiteralMap(literals=produced))
             else:
                 produced = _outputs_message(task, task.run_body(kwargs, params))
         except TaskExecutionError as exc:
@@ -767,9 +781,7 @@ def _attempt(options: EntrypointOptions, env: Mapping[str, str], workdir: str, l
             raise _Failure.user(exc) from exc
     if isinstance(produced, DynamicJobSpec):
         return FUTURES_FILE, bytes(to_idl(produced).SerializeToString(deterministic=True))
-    if isinstance(produced, literals_pb2.LiteralMap):
-        return OUTPUTS_FILE, produced.SerializeToString(deterministic=True)
-    return OUTPUTS_FILE, literal_map_to_bytes(LiteralMap(literals=produced))
+    return OUTPUTS_FILE, produced.SerializeToString(deterministic=True)
 
 
 def _python_inputs(task: Any, inputs: _Inputs, uri: str) -> dict[str, Any]:
@@ -791,11 +803,15 @@ def _python_inputs(task: Any, inputs: _Inputs, uri: str) -> dict[str, Any]:
     return values
 
 
-def _outputs_message(task: Any, result: Any) -> Any:
-    """The body's ``result`` as the ``outputs.pb`` message (``outputs_to_idl``), or as spec
-    literals from a task class without it."""
+def _outputs_message(task: Any, result: Any) -> literals_pb2.LiteralMap:
+    """The body's ``result`` as the ``outputs.pb`` message (``outputs_to_idl``; through spec
+    literals for a task class without it). A value that cannot be written (an integer beyond 64
+    bits, a string that is not valid Unicode) raises here, inside the attempt: the task's error."""
     to_message = getattr(task, "outputs_to_idl", None)
-    return to_message(result) if to_message is not None else task.outputs_to_literals(result)
+    if to_message is not None:
+        return to_message(result)
+    message: literals_pb2.LiteralMap = to_idl(LiteralMap(literals=task.outputs_to_literals(result)))
+    return message
 
 
 def _activate_code(code_uri: str | None) -> None:
@@ -813,19 +829,43 @@ def _activate_code(code_uri: str | None) -> None:
     _on_path.add(cwd)
 
 
-_loaded: dict[tuple[str, ...], tuple[Any, Any]] = {}
-"""Tasks the default resolver loaded in this process, by resolver arguments: (task, the module
-object the task's function was defined in). A warm worker runs the same few tasks again and
-again; one is loaded again once its module left ``sys.modules`` (another code archive) or was
-replaced (reloaded)."""
+_loaded: dict[tuple[str, ...], tuple[Any, str, list[str]]] = {}
+"""Tasks the default resolver loaded in this process, by resolver arguments: (task, its module's
+name, its attribute path). A warm worker runs the same few tasks again and again; a kept task is
+used only while the module in ``sys.modules`` still holds it at that path (another code archive,
+a reload or a rebound name loads it again), and tasks whose module left ``sys.modules`` are
+dropped (not kept alive with all their module loaded) at the next load."""
+
+
+def _kept_task(args: tuple[str, ...]) -> Any:
+    known = _loaded.get(args)
+    if known is None:
+        return None
+    task, module_name, path = known
+    found: Any = sys.modules.get(module_name)
+    for part in path:
+        found = getattr(found, part, None)
+    return task if found is task else None
+
+
+def _keep_task(args: tuple[str, ...], task: Any) -> None:
+    named = dict(zip(args[::2], args[1::2], strict=False))
+    module_name, attribute = named.get("task-module"), named.get("task-name")
+    if not module_name or not attribute:
+        return
+    for key in [key for key, (_, name, _) in _loaded.items() if name not in sys.modules]:
+        del _loaded[key]
+    if len(_loaded) >= 256:
+        _loaded.clear()
+    _loaded[args] = (task, module_name, attribute.split("."))
 
 
 def _load_task(options: EntrypointOptions) -> Any:
     default = options.resolver == DEFAULT_RESOLVER  # other resolvers may answer differently each time
     if default:
-        known = _loaded.get(options.resolver_args)
-        if known is not None and sys.modules.get(known[0].__module__) is known[1]:
-            return known[0]
+        kept = _kept_task(options.resolver_args)
+        if kept is not None:
+            return kept
     try:
         task = load_resolver(options.resolver).load_task(options.resolver_args)
     except FlyteCoreError as exc:
@@ -834,11 +874,8 @@ def _load_task(options: EntrypointOptions) -> Any:
         # A plugin's resolver may raise anything (a KeyError for an unknown name, ...).
         where = f"--resolver {options.resolver} -- {' '.join(options.resolver_args)}"
         raise _Failure.system("TaskNotFound", f"cannot load the task ({where}): {type(exc).__name__}: {exc}") from exc
-    module = sys.modules.get(getattr(task, "__module__", None) or "")
-    if default and module is not None:
-        if len(_loaded) >= 256:
-            _loaded.clear()
-        _loaded[options.resolver_args] = (task, module)
+    if default:
+        _keep_task(options.resolver_args, task)
     return task
 
 

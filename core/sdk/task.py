@@ -142,8 +142,9 @@ class PythonFunctionTask(Entity):
         ``float``, ``str`` and ``bool`` (see :meth:`TypeEngine.primitive_field`), read without
         spec models or the type engine's general path; None if any is not: convert the map to
         spec literals for :meth:`inputs_to_python` (which also says what does not fit). A
-        subclass that overrides :meth:`inputs_to_python` always gets its own conversion."""
-        if type(self).inputs_to_python is not PythonFunctionTask.inputs_to_python:
+        subclass (or an instance) that overrides :meth:`inputs_to_python` always gets its own
+        conversion."""
+        if type(self).inputs_to_python is not PythonFunctionTask.inputs_to_python or "inputs_to_python" in vars(self):
             return None
         engine = _engine()
         declared = self.python_interface.inputs
@@ -236,11 +237,11 @@ class PythonFunctionTask(Entity):
         """The body's return value as a flyteidl ``LiteralMap`` (an ``outputs.pb``): outputs
         declared ``int``, ``float``, ``str`` or ``bool`` holding exactly such a value are written
         straight into the message; if any output is not, all go through
-        :meth:`outputs_to_literals` (its checks and errors; always, in a subclass that overrides
-        it). The bytes are the same either way."""
+        :meth:`outputs_to_literals` (its checks and errors; always, in a subclass or an instance
+        that overrides it). The bytes are the same either way."""
         from flyteidl.core import literals_pb2
 
-        if type(self).outputs_to_literals is not PythonFunctionTask.outputs_to_literals:
+        if type(self).outputs_to_literals is not PythonFunctionTask.outputs_to_literals or "outputs_to_literals" in vars(self):
             return self._general_outputs(result)
         values = self._output_values(result)
         engine = _engine()

@@ -7,6 +7,7 @@ arguments of their serialized templates (tests/sdk/entrypoint_harness.py).
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -521,12 +522,18 @@ def test_a_task_is_loaded_again_only_once_its_module_was_replaced(tmp_path: Path
     monkeypatch.setattr(resolver.DefaultTaskResolver, "load_task", lambda self, args: loads.append(args) or real(self, args))
     assert [_run_module_task(tmp_path, module, f"run{i}") for i in range(3)] == [1, 1, 1]
     assert len(loads) == 1  # the same task object, not imported and looked up per attempt
-    # Another code archive (or a reload) replaces the module: the task comes from the new one.
+    # Another code archive replaces the module: the task comes from the new one, and the old
+    # module's task is not kept (with everything its module loaded).
     source.write_text("from flytecore import task\n\n@task\ndef value() -> int:\n    return 2\n")
     monkeypatch.delitem(sys.modules, module)
     assert _run_module_task(tmp_path, module, "after") == 2
     assert len(loads) == 2
-    assert entrypoint._loaded
+    assert [kept[0].fn() for kept in entrypoint._loaded.values() if kept[1] == module] == [2]
+    # A reload runs the module again in the same module object: the new task is found too.
+    source.write_text("from flytecore import task\n\n@task\ndef value() -> int:\n    return 3\n")
+    importlib.reload(sys.modules[module])
+    assert _run_module_task(tmp_path, module, "reloaded") == 3
+    assert len(loads) == 3
 
 
 def test_other_resolvers_are_asked_every_time(tmp_path: Path) -> None:
@@ -544,3 +551,23 @@ def test_other_resolvers_are_asked_every_time(tmp_path: Path) -> None:
         del registry["unknown"]
     outputs = literals_pb2.LiteralMap.FromString((tmp_path / "out" / "outputs.pb").read_bytes())
     assert outputs.literals["o0"].scalar.primitive.integer == 9
+
+
+def test_the_scratch_folder_is_left_as_it_is_only_when_nothing_was_left_in_it(tmp_path: Path) -> None:
+    from flytecore.sdk.entrypoint import _left_empty
+
+    for name in ("work", "sandbox"):
+        (tmp_path / name).mkdir()
+    assert _left_empty(str(tmp_path))
+    (tmp_path / "sandbox" / "download").write_text("x")
+    assert not _left_empty(str(tmp_path))
+    (tmp_path / "sandbox" / "download").unlink()
+    (tmp_path / "stray.txt").write_text("x")
+    assert not _left_empty(str(tmp_path))
+    (tmp_path / "stray.txt").unlink()
+    # A task that swapped its working directory for a link (to an empty folder elsewhere).
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "work").rmdir()
+    (tmp_path / "work").symlink_to(elsewhere)
+    assert not _left_empty(str(tmp_path))

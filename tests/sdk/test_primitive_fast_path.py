@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Annotated, Any
+from unittest import mock
 
 import pytest
 from flyteidl.core import literals_pb2
@@ -195,3 +196,11 @@ def test_a_subclass_that_converts_its_own_way_is_never_bypassed() -> None:
     doubling = _Doubling(_plus_one, name="doubling")
     assert doubling.inputs_from_idl(_message(x=_primitive(integer=3))) is None
     assert doubling.outputs_to_idl(5).literals["o0"].scalar.primitive.integer == 10
+
+
+def test_an_instance_whose_conversion_was_replaced_is_never_bypassed() -> None:
+    with mock.patch.object(mixed, "outputs_to_literals", side_effect=RuntimeError("patched")):
+        with pytest.raises(RuntimeError, match="patched"):
+            mixed.outputs_to_idl((1, 2.0, "s", True))
+    with mock.patch.object(mixed, "inputs_to_python", return_value={}):
+        assert mixed.inputs_from_idl(_message(i=_primitive(integer=1))) is None

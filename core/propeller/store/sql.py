@@ -489,46 +489,50 @@ class _Checkpointer:
         self._lock = threading.Lock()
         self.stopped = threading.Event()
         self._thread: threading.Thread | None = None
-        self.checkpointed = 0
-        """Pages copied into the database file so far (read by tests)."""
 
     def start(self) -> bool:
-        """Run the thread (if it does not yet); False once the store closed."""
+        """Make sure the thread runs, connected; True if it does (a round's connection may then
+        leave checkpoints to it), False once the store closed or if it cannot connect. A thread
+        that ended (it could not connect, or this is a forked child, which has no threads but
+        the one that forked) is started again."""
         with self._lock:
             if self.stopped.is_set():
                 return False
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="flytecore-store-checkpoint", daemon=True)
-                self._thread.start()
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                connected = threading.Event()
+                thread = self._thread = threading.Thread(
+                    target=self._run, args=(connected,), name="flytecore-store-checkpoint", daemon=True
+                )
+                thread.start()
+                connected.wait(timeout=10)  # set once connected; never, if it could not
+                return connected.is_set() and thread.is_alive()
             return True
 
     def stop(self) -> None:
         with self._lock:
             self.stopped.set()
             thread = self._thread
-        if thread is not None:
+        if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
 
-    def _run(self) -> None:
+    def _run(self, connected: threading.Event) -> None:
         try:
             connection = self._engine.raw_connection()
             connection.detach()
         except Exception:
-            log.exception("cannot open a connection for background checkpoints; rounds checkpoint from %d pages",
-                          FALLBACK_AUTOCHECKPOINT)
+            log.exception("cannot open a connection for background checkpoints; rounds checkpoint themselves")
             return
+        connected.set()
         failures = 0
         try:
             while not self.stopped.wait(CHECKPOINT_EVERY):
                 try:
-                    row = connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except Exception as exc:  # e.g. the file was removed under a test; tried again
                     failures += 1
                     if failures in (1, 100):
                         log.warning("background checkpoint failed (%d times so far): %s", failures, exc)
-                    continue
-                if row is not None and row[2] > 0:
-                    self.checkpointed += row[2]
         finally:
             connection.close()
 

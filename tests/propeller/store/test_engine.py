@@ -197,28 +197,45 @@ def test_sqlite_checkpoints_run_in_the_background(tmp_path: Path, monkeypatch: p
     from flytecore.propeller.store import sql
 
     monkeypatch.setattr(sql, "CHECKPOINT_EVERY", 0.01)
-    store = SqlWorkflowStore.from_url(f"sqlite:///{tmp_path / 'propeller.db'}")
+    db = tmp_path / "propeller.db"
+    store = SqlWorkflowStore.from_url(f"sqlite:///{db}")
     store.add("e1", b"o", b"s", "QUEUED", now=100.0)
     (leased,) = store.acquire("p1", limit=1, lease_seconds=30, now=100.0)
-    for i in range(50):
+    size_before = db.stat().st_size
+    for i in range(50):  # ~150 pages of write-ahead log, far below the rounds' own limit
         leased = store.save(leased, state=b"s" * 5000, phase="RUNNING", nodes={f"n{i}": b"x" * 5000},
                             events=[b"e" * 5000], next_round_at=None, release=False)
     kept = store._kept.holder.connection.dbapi_connection
     # Rounds checkpoint themselves only far beyond SQLite's 1,000 pages; the thread does it.
     assert kept.execute("PRAGMA wal_autocheckpoint").fetchone() == (sql.FALLBACK_AUTOCHECKPOINT,)
-    checkpointer = store._checkpointer
-    assert checkpointer is not None
-    for _ in range(500):
-        if checkpointer.checkpointed >= 50:
+    for _ in range(500):  # the pages reach the database file only through a checkpoint
+        if db.stat().st_size >= size_before + 100 * 4096:
             break
         threading.Event().wait(0.01)
-    assert checkpointer.checkpointed >= 50  # pages of those rounds copied into the database
+    assert db.stat().st_size >= size_before + 100 * 4096
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
     thread = checkpointer._thread
     assert thread is not None and thread.is_alive()
     store.close()
     assert not thread.is_alive()
     # A store that closed starts no thread again (a round after close opens a connection anew).
     assert checkpointer.start() is False
+
+
+def test_rounds_checkpoint_themselves_when_the_thread_cannot_connect(tmp_path: Path) -> None:
+    class Unreachable:
+        def raw_connection(self) -> Any:
+            raise sqlite3.OperationalError("unable to open database file")
+
+    store = SqlWorkflowStore.from_url(f"sqlite:///{tmp_path / 'propeller.db'}")
+    assert store._checkpointer is not None
+    store._checkpointer._engine = Unreachable()  # type: ignore[assignment]
+    store.add("e1", b"o", b"s", "QUEUED", now=100.0)
+    store.acquire("p1", limit=1, lease_seconds=30, now=100.0)
+    kept = store._kept.holder.connection.dbapi_connection
+    assert kept.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)  # SQLite's own
+    store.close()
 
 
 def test_a_store_dropped_without_close_ends_its_checkpoint_thread(tmp_path: Path) -> None:
