@@ -524,15 +524,16 @@ def test_a_task_is_loaded_again_only_once_its_module_was_replaced(tmp_path: Path
     assert len(loads) == 1  # the same task object, not imported and looked up per attempt
     # Another code archive replaces the module: the task comes from the new one, and the old
     # module's task is not kept (with everything its module loaded).
-    source.write_text("from flytecore import task\n\n@task\ndef value() -> int:\n    return 2\n")
+    # (Each version is longer: a .pyc of the same size and second would be taken as current.)
+    source.write_text("from flytecore import task\n\n@task\ndef value() -> int:\n    return 22\n")
     monkeypatch.delitem(sys.modules, module)
-    assert _run_module_task(tmp_path, module, "after") == 2
+    assert _run_module_task(tmp_path, module, "after") == 22
     assert len(loads) == 2
-    assert [kept[0].fn() for kept in entrypoint._loaded.values() if kept[1] == module] == [2]
+    assert [kept[0].fn() for kept in entrypoint._loaded.values() if kept[1] == module] == [22]
     # A reload runs the module again in the same module object: the new task is found too.
-    source.write_text("from flytecore import task\n\n@task\ndef value() -> int:\n    return 3\n")
+    source.write_text("from flytecore import task\n\n@task\ndef value() -> int:\n    return 333\n")
     importlib.reload(sys.modules[module])
-    assert _run_module_task(tmp_path, module, "reloaded") == 3
+    assert _run_module_task(tmp_path, module, "reloaded") == 333
     assert len(loads) == 3
 
 
