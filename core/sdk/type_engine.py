@@ -278,7 +278,7 @@ class TypeEngine:
         flyteidl messages and Python (``PythonFunctionTask.inputs_from_idl``)."""
         try:
             transformer = self.get_transformer(python_type)
-        except TypeConversionError:
+        except Exception:  # the general path meets it again, and says so where it belongs
             return None
         field: str | None = type(transformer).__dict__.get("primitive_field")
         return field if field is not None and transformer.python_type is python_type else None

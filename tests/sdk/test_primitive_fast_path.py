@@ -10,19 +10,21 @@ from typing import Annotated, Any
 from unittest import mock
 
 import pytest
-from flyteidl.core import literals_pb2
+from flyteidl.core import errors_pb2, literals_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
 from flytecore import task
+from flytecore.errors import UserInputError
 from flytecore.plugin import hookimpl, make_plugin_host, use_host
+from flytecore.sdk.entrypoint import main
 from flytecore.sdk.task import PythonFunctionTask
 from flytecore.sdk.transformers.simple import IntTransformer
 from flytecore.sdk.type_engine import TypeEngine, builtin_transformers, get_type_engine
 from flytecore.spec import idl
 from flytecore.spec.literals import LiteralMap
 from tests.sdk import entrypoint_tasks as tasks
-from tests.sdk.entrypoint_harness import NON_RECOVERABLE, USER, run_task
+from tests.sdk.entrypoint_harness import NON_RECOVERABLE, SYSTEM, USER, run_task
 from tests.sdk.test_type_engine import ShoutingStr
 
 
@@ -204,3 +206,30 @@ def test_an_instance_whose_conversion_was_replaced_is_never_bypassed() -> None:
             mixed.outputs_to_idl((1, 2.0, "s", True))
     with mock.patch.object(mixed, "inputs_to_python", return_value={}):
         assert mixed.inputs_from_idl(_message(i=_primitive(integer=1))) is None
+
+
+class _Refusing(IntTransformer):
+    name = "refusing"
+
+    def matches(self, python_type: Any) -> bool:
+        raise UserInputError("this transformer refuses to be asked")
+
+
+class _RefusingPlugin:
+    @hookimpl
+    def flytecore_register_type_transformers(self, register: Any) -> None:
+        register.register(_Refusing())
+
+
+def test_a_transformer_that_fails_when_asked_fails_where_the_general_path_reports_it(tmp_path: Path) -> None:
+    assert TypeEngine([*builtin_transformers(), _Refusing()]).primitive_field(int) is None
+    host = make_plugin_host(entry_points=False, extra_plugins=[("refusing", _RefusingPlugin())])
+    inputs = tmp_path / "inputs.pb"
+    inputs.write_bytes(_message(a=_primitive(integer=1)).SerializeToString())
+    args = ["--inputs", str(inputs), "--output-prefix", str(tmp_path / "out"), "--",
+            "task-module", "tests.sdk.entrypoint_tasks", "task-name", "add"]
+    with use_host(host):
+        assert main(args, environ={}) == 0
+    error = errors_pb2.ErrorDocument.FromString((tmp_path / "out" / "error.pb").read_bytes()).error
+    assert (error.code, error.origin) == ("SYSTEM:InputsMismatch", SYSTEM)
+    assert "refuses to be asked" in error.message
