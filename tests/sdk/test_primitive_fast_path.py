@@ -25,7 +25,7 @@ from flytecore.spec import idl
 from flytecore.spec.literals import LiteralMap
 from tests.sdk import entrypoint_tasks as tasks
 from tests.sdk.entrypoint_harness import NON_RECOVERABLE, SYSTEM, USER, run_task
-from tests.sdk.test_type_engine import ShoutingStr
+from tests.sdk.test_type_engine import MyTypesPlugin
 
 
 @task
@@ -158,14 +158,8 @@ def test_the_primitive_field_is_the_built_in_transformers_of_exactly_these_types
     assert TypeEngine([*builtin_transformers(), Counting()]).primitive_field(int) is None
 
 
-class _ShoutingPlugin:
-    @hookimpl
-    def flytecore_register_type_transformers(self, register: Any) -> None:
-        register.register(ShoutingStr())
-
-
 def test_a_plugins_transformer_for_a_primitive_type_is_used(tmp_path: Path) -> None:
-    host = make_plugin_host(entry_points=False, extra_plugins=[("shouting", _ShoutingPlugin())])
+    host = make_plugin_host(entry_points=False, extra_plugins=[("shouting", MyTypesPlugin())])
     with use_host(host):
         assert get_type_engine().primitive_field(str) is None
         assert tasks.greet.outputs_to_idl("hi").literals["o0"].scalar.primitive.string_value == "HI"
